@@ -96,9 +96,37 @@ class Settings(BaseSettings):
         None, validation_alias=_env("LIVEKIT_API_SECRET")
     )
 
+    livekit_server_binary: Path | None = None
+
+    # --- Hedra (avatar clips for scripted lines) ---------------------------------------------
+    hedra_api_key: SecretStr | None = Field(None, validation_alias=_env("HEDRA_API_KEY"))
+    hedra_base_url: str = Field("https://api.hedra.com/v3", validation_alias=_env("HEDRA_BASE_URL"))
+    hedra_poll_timeout_s: float = 600.0
+    clip_cache_dir: Path | None = None
+
+    # --- launcher -----------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: Comma-separated bearer keys accepted on /sessions routes.
+    api_keys: SecretStr | None = None
+    public_url: str | None = None
+    max_sessions: int = 20
+    pool_size: int = 2
+    token_ttl_s: int = 7200
+    empty_room_timeout_s: int = 300
+    drain_grace_s: float = 60.0
+    reconnect_grace_s: float = 30.0
+    store_path: Path | None = None
+
     # --- content and data ----------------------------------------------------------------
     personas_dir: Path = REPO_ROOT / "personas"
     data_dir: Path = REPO_ROOT / "var"
+
+    def resolved_store_path(self) -> Path:
+        return self.store_path or self.data_dir / "sessions.sqlite3"
+
+    def resolved_clip_cache_dir(self) -> Path:
+        return self.clip_cache_dir or self.data_dir / "clips"
 
     # ----------------------------------------------------------------------------------------
     def resolved_stt(self) -> STTProvider:
