@@ -1,0 +1,1 @@
+"""Assembled interview pipelines. Each variant reads top to bottom like the README diagram."""

@@ -1,0 +1,25 @@
+"""The interview without video: the same pipeline minus the avatar stage."""
+
+from __future__ import annotations
+
+from pipecat.pipeline.pipeline import Pipeline
+
+from interview_pipeline.session import InterviewParts, stages
+
+
+def assemble(parts: InterviewParts) -> Pipeline:
+    t = parts.transport
+    return Pipeline(
+        stages(
+            t.input(),
+            parts.stt,
+            parts.user_aggregator,
+            parts.conductor,
+            parts.llm,
+            parts.tts,
+            parts.gate,
+            t.output(),
+            parts.recorder,
+            parts.assistant_aggregator,
+        )
+    )

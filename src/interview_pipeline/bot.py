@@ -1,0 +1,161 @@
+"""The interviewer bot in a LiveKit room: one interview, one pipeline, one process.
+
+``prewarm`` loads everything heavy (imports, VAD, Smart Turn, Whisper, Piper) so a pooled
+process starts a session fast. ``run_bot`` joins the room, synthesises the greeting while
+waiting (it is held at the join gate), and plays it the moment the candidate arrives.
+A candidate who drops gets ``reconnect_grace_s`` to come back ("welcome back", same
+question); otherwise the session is abandoned with its transcript kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+from pipecat.transports.livekit.transport import LiveKitParams, LiveKitTransport
+from pipecat.workers.runner import WorkerRunner
+
+from interview_pipeline import providers
+from interview_pipeline.config import ConfigError, Settings
+from interview_pipeline.personas.schema import AvatarRenderer, Persona
+from interview_pipeline.session import build_parts, make_worker
+from interview_pipeline.transcript import TranscriptSink
+
+StatusCallback = Callable[[str, str | None], None]
+
+
+def prewarm(settings: Settings) -> None:
+    """Import and load the heavy parts once, before any session is assigned."""
+    providers.prewarm(settings)
+    from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+    from pipecat.audio.vad.silero import SileroVADAnalyzer
+
+    SileroVADAnalyzer()
+    LocalSmartTurnAnalyzerV3()
+    import pipelines.interview  # noqa: F401
+    import pipelines.voice_only  # noqa: F401
+
+
+async def run_bot(
+    settings: Settings,
+    persona: Persona,
+    *,
+    room_name: str,
+    token: str,
+    candidate_name: str,
+    sink: TranscriptSink,
+    on_status: StatusCallback | None = None,
+    portrait: Path | None = None,
+    stop: asyncio.Event | None = None,
+    recording_path: Path | None = None,
+    candidate_identity: str | None = None,
+) -> str:
+    """Run one interview in ``room_name``; return completed, abandoned or stopped."""
+    if not settings.livekit_url:
+        raise ConfigError("the bot needs LIVEKIT_URL (the LiveKit server to join)")
+
+    def status(value: str, reason: str | None = None) -> None:
+        if on_status:
+            on_status(value, reason)
+
+    avatar_on = persona.avatar.renderer is not AvatarRenderer.NONE
+    transport = LiveKitTransport(
+        settings.livekit_url,
+        token,
+        room_name,
+        params=LiveKitParams(
+            audio_in_enabled=True,
+            audio_out_enabled=True,
+            video_out_enabled=avatar_on,
+            video_out_width=persona.avatar.width,
+            video_out_height=persona.avatar.height,
+            video_out_framerate=persona.avatar.fps,
+        ),
+    )
+    recorder = None
+    if recording_path is not None:
+        from interview_pipeline.recording import ConversationRecorder
+
+        recorder = ConversationRecorder(recording_path)
+    parts = build_parts(
+        persona,
+        settings,
+        transport,
+        candidate_name=candidate_name,
+        sink=sink,
+        portrait=portrait,
+        recorder=recorder,
+        with_avatar=avatar_on,
+        hold_until_joined=True,
+    )
+    from pipelines import interview, voice_only
+
+    pipeline = (interview if avatar_on else voice_only).assemble(parts)
+    worker = make_worker(pipeline, parts)
+    conductor = parts.conductor
+    grace: dict[str, asyncio.Task[None] | None] = {"task": None}
+
+    def is_candidate(participant_id: str) -> bool:
+        return candidate_identity is None or participant_id == candidate_identity
+
+    @worker.event_handler("on_pipeline_started")
+    async def _ready(_w: Any, _f: Any) -> None:
+        await conductor.begin()  # synthesised now, held at the gate
+        status("waiting_for_candidate")
+
+    @transport.event_handler("on_first_participant_joined")
+    async def _joined(_t: Any, participant_id: str) -> None:
+        logger.info("candidate joined")
+        await parts.gate.open()
+        status("in_progress")
+
+    @transport.event_handler("on_participant_connected")
+    async def _rejoined(_t: Any, participant_id: str) -> None:
+        task = grace["task"]
+        if task is not None and is_candidate(participant_id):
+            task.cancel()
+            grace["task"] = None
+            logger.info("candidate rejoined within the grace window")
+            status("in_progress")
+            await conductor.welcome_back()
+
+    async def _abandon_after_grace() -> None:
+        await asyncio.sleep(settings.reconnect_grace_s)
+        grace["task"] = None
+        logger.info("candidate did not come back: abandoning")
+        conductor.outcome = "abandoned"
+        conductor.plan.finished = True
+        await worker.cancel(reason="candidate left")
+
+    @transport.event_handler("on_participant_disconnected")
+    async def _left(_t: Any, participant_id: str) -> None:
+        if conductor.plan.finished or not is_candidate(participant_id):
+            return
+        if grace["task"] is None:
+            logger.info(f"candidate left; waiting {settings.reconnect_grace_s}s for a rejoin")
+            grace["task"] = asyncio.create_task(_abandon_after_grace())
+
+    async def _watch_stop() -> None:
+        if stop is None:
+            return
+        await stop.wait()
+        if not parts.gate.is_open:
+            conductor.outcome = "stopped"
+            await worker.cancel(reason="stopped before the candidate joined")
+            return
+        await conductor.wrap_up("stopped")
+
+    runner = WorkerRunner(handle_sigint=False)
+    await runner.add_workers(worker)
+    watcher = asyncio.create_task(_watch_stop())
+    try:
+        await runner.run()
+    finally:
+        watcher.cancel()
+        if grace["task"] is not None:
+            grace["task"].cancel()
+        parts.transcript.flush()
+    return conductor.outcome or "abandoned"

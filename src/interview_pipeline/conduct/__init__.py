@@ -1,0 +1,1 @@
+"""Interview conduct: the plan, the conductor that runs it, and the evaluation."""
