@@ -1,0 +1,1 @@
+"""Tests for interview conduct: plan, conductor, evaluation."""
