@@ -1,0 +1,294 @@
+"""The launcher's HTTP API: sessions for the company's backend, probes and metrics for ops.
+
+Routes are thin: they authenticate, validate and translate; ``SessionManager`` decides. Every
+error is a small JSON body (``Problem``) naming the field at fault, never a traceback, and no
+body or log line ever contains a token or key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from loguru import logger
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from interview_pipeline.config import Settings
+from interview_pipeline.launcher.auth import ApiKeys
+from interview_pipeline.launcher.livekit import LiveKitCredentials, LiveKitUnavailable
+from interview_pipeline.launcher.metrics import LauncherMetrics
+from interview_pipeline.launcher.models import (
+    CreateSession,
+    Problem,
+    SessionCreated,
+    SessionList,
+    SessionOut,
+    SessionStatus,
+    TurnOut,
+)
+from interview_pipeline.launcher.page import STATIC_DIR, page_router
+from interview_pipeline.launcher.pool import WorkerPool
+from interview_pipeline.launcher.sessions import Rejected, SessionManager
+from interview_pipeline.launcher.store import SessionRecord, SessionStore, SqliteSessionStore
+from interview_pipeline.launcher.worker import DEFAULT_BOT
+
+_bearer = HTTPBearer(auto_error=False, description="One of the keys in INTERVIEW_API_KEYS")
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "missing or wrong API key"},
+    422: {"model": Problem, "description": "invalid request; `field` names the culprit"},
+}
+
+
+class Launcher:
+    """Everything the routes share, built once per app."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        bot: str = DEFAULT_BOT,
+        worker_env: dict[str, str] | None = None,
+        log_dir: Path | None = None,
+    ):
+        self.settings = settings
+        self.creds = LiveKitCredentials.from_settings(settings)
+        self.keys = ApiKeys(settings.api_keys)
+        self.metrics = LauncherMetrics()
+        self.store: SessionStore = SqliteSessionStore(settings.resolved_store_path())
+        self.pool = WorkerPool(
+            settings,
+            size=settings.pool_size,
+            bot=bot,
+            env=worker_env,
+            log_dir=log_dir,
+            on_change=self._pool_changed,
+        )
+        self.sessions = SessionManager(settings, self.creds, self.store, self.pool, self.metrics)
+
+    def _pool_changed(self) -> None:
+        self.metrics.pool_idle.set(len(self.pool.idle))
+        self.metrics.pool_ready.set(self.pool.ready_count)
+        self.metrics.pool_target.set(self.pool.size)
+
+    def base_url(self) -> str:
+        return (
+            self.settings.public_url or f"http://{self.settings.host}:{self.settings.port}"
+        ).rstrip("/")
+
+    def session_out(self, record: SessionRecord, *, transcript: bool = False) -> SessionOut:
+        turns = None
+        if transcript:
+            turns = [
+                TurnOut(
+                    seq=t.seq,
+                    speaker=t.turn.speaker,
+                    text=t.turn.text,
+                    start=t.turn.start,
+                    end=t.turn.end,
+                    question_id=t.turn.question_id,
+                    interrupted=t.turn.interrupted,
+                    kind=t.turn.kind,
+                )
+                for t in self.store.turns(record.id)
+            ]
+        return SessionOut(
+            session_id=record.id,
+            room=record.room,
+            persona=record.persona,
+            candidate_name=record.candidate_name,
+            candidate_email=record.candidate_email,
+            candidate_identity=record.candidate_identity,
+            metadata=record.metadata,
+            status=record.status,
+            reason=record.reason,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            bot_joined_at=record.bot_joined_at,
+            candidate_joined_at=record.candidate_joined_at,
+            ended_at=record.ended_at,
+            transcript=turns,
+        )
+
+
+def _problem(
+    status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    body = Problem(detail=detail, **extra).model_dump(exclude_none=True)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    bot: str = DEFAULT_BOT,
+    worker_env: dict[str, str] | None = None,
+    log_dir: Path | None = None,
+    on_shutdown: Callable[[], None] | None = None,
+) -> FastAPI:
+    """Build the launcher. ``bot``, ``worker_env`` and ``log_dir`` exist for tests and benches."""
+    launcher = Launcher(settings, bot=bot, worker_env=worker_env, log_dir=log_dir)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not launcher.keys.configured:
+            logger.warning("INTERVIEW_API_KEYS is empty: every /sessions call will get 401")
+        await launcher.sessions.recover()
+        await launcher.pool.start()
+        try:
+            yield
+        finally:
+            await launcher.sessions.drain(settings.drain_grace_s)
+            launcher.store.close()
+            if on_shutdown is not None:
+                on_shutdown()
+
+    app = FastAPI(
+        title="interview_pipeline launcher",
+        description="Starts AI interviewer bots in LiveKit rooms.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.launcher = launcher
+
+    async def require_key(
+        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> None:
+        if creds is None or not launcher.keys.accepts(creds.credentials):
+            raise Rejected(
+                401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"}
+            )
+
+    authed = [Depends(require_key)]
+
+    @app.exception_handler(Rejected)
+    async def _rejected(request: Request, exc: Rejected) -> JSONResponse:
+        return _problem(exc.status, exc.detail, exc.headers, field=exc.field, valid=exc.valid)
+
+    @app.exception_handler(LiveKitUnavailable)
+    async def _livekit_down(request: Request, exc: LiveKitUnavailable) -> JSONResponse:
+        return _problem(503, str(exc), {"Retry-After": "10"})
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+            errors.append({"field": ".".join(loc) or "body", "message": str(err.get("msg"))})
+        first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+        detail = f"{first['field']}: {first['message']}"
+        return _problem(422, detail, field=first["field"], errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _problem(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("unexpected {} on {} {}", type(exc).__name__, request.method, request.url.path)
+        return _problem(500, "internal error; see the launcher log")
+
+    # --- sessions ---------------------------------------------------------------------------------
+    @app.post(
+        "/sessions",
+        status_code=201,
+        response_model=SessionCreated,
+        dependencies=authed,
+        responses={
+            **_ERRORS,
+            404: {"model": Problem, "description": "unknown persona (`valid` lists the ids)"},
+            409: {"model": Problem, "description": "room already has a live session"},
+            429: {"model": Problem, "description": "at capacity; see Retry-After"},
+            503: {"model": Problem, "description": "LiveKit unreachable or launcher draining"},
+        },
+    )
+    async def create_session(body: CreateSession) -> SessionCreated:
+        record, candidate_token = await launcher.sessions.create(body)
+        return SessionCreated(
+            session_id=record.id,
+            room=record.room,
+            livekit_url=launcher.creds.url,
+            candidate_token=candidate_token,
+            # The token rides in the fragment: browsers never send it, so no access log has it.
+            join_url=f"{launcher.base_url()}/join/{record.id}#token={candidate_token}",
+            status=record.status,
+        )
+
+    @app.get("/sessions", response_model=SessionList, dependencies=authed, responses=_ERRORS)
+    async def list_sessions(
+        status: SessionStatus | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> SessionList:
+        records = launcher.store.list_sessions(status=status, limit=limit)
+        return SessionList(sessions=[launcher.session_out(r) for r in records])
+
+    @app.get(
+        "/sessions/{session_id}",
+        response_model=SessionOut,
+        dependencies=authed,
+        responses={**_ERRORS, 404: {"model": Problem}},
+    )
+    async def get_session(session_id: str) -> SessionOut:
+        return launcher.session_out(_find(launcher, session_id), transcript=True)
+
+    @app.delete(
+        "/sessions/{session_id}",
+        response_model=SessionOut,
+        dependencies=authed,
+        responses={**_ERRORS, 404: {"model": Problem}},
+    )
+    async def delete_session(session_id: str) -> SessionOut:
+        """Graceful stop: the bot says its closing line and leaves, then the room is deleted."""
+        record = _find(launcher, session_id)
+        if record.status.terminal:
+            return launcher.session_out(record, transcript=True)
+        await launcher.sessions.stop(session_id)
+        return launcher.session_out(_find(launcher, session_id), transcript=True)
+
+    # --- ops ----------------------------------------------------------------------------------------
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        checks: dict[str, Any] = {
+            "draining": launcher.sessions.draining,
+            "live_sessions": len(launcher.sessions.live),
+            "max_sessions": settings.max_sessions,
+            "pool_ready": launcher.pool.ready_count,
+            "pool_size": launcher.pool.size,
+        }
+        try:
+            await launcher.sessions.rooms.ping()
+            checks["livekit"] = "ok"
+        except LiveKitUnavailable as exc:
+            checks["livekit"] = str(exc)
+        ready = (
+            not checks["draining"]
+            and checks["livekit"] == "ok"
+            and checks["live_sessions"] < settings.max_sessions
+        )
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(
+            launcher.metrics.render(launcher.store), media_type=launcher.metrics.content_type
+        )
+
+    app.include_router(page_router(launcher))
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+def _find(launcher: Launcher, session_id: str) -> SessionRecord:
+    record = launcher.store.get(session_id)
+    if record is None:
+        raise Rejected(404, f"no session {session_id!r}", field="session_id")
+    return record

@@ -1,0 +1,313 @@
+"""Session lifecycle: room, tokens, bot process, status, clean-up, drain.
+
+The HTTP layer asks and this module decides; every way a session can end (bot finished, bot
+crashed, DELETE, drain, launcher restart) goes through ``_finish`` so the room is always deleted
+and the process group always killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from loguru import logger
+
+from interview_pipeline.config import Settings
+from interview_pipeline.launcher.livekit import (
+    BOT_IDENTITY,
+    LiveKitCredentials,
+    LiveKitRooms,
+    LiveKitUnavailable,
+    mint_token,
+)
+from interview_pipeline.launcher.metrics import LauncherMetrics
+from interview_pipeline.launcher.models import TERMINAL, CreateSession, SessionStatus
+from interview_pipeline.launcher.pool import WorkerPool, WorkerProcess
+from interview_pipeline.launcher.store import SessionRecord, SessionStore
+from interview_pipeline.launcher.worker import STOP_GRACE_S
+from interview_pipeline.personas import PersonaLibrary
+
+#: A bot that has not joined its room by then is declared failed (covers a cold, slow warm-up).
+JOIN_TIMEOUT_S = 90.0
+
+
+class Rejected(Exception):
+    """A request the launcher refuses; ``status`` is the HTTP status to answer with."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        field: str | None = None,
+        valid: list[str] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.field = field
+        self.valid = valid
+        self.headers = headers
+
+
+@dataclass
+class LiveSession:
+    id: str
+    room: str
+    worker: WorkerProcess
+    warm: bool
+    accepted_at: float
+    stop_reason: str | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    watcher: asyncio.Task[None] | None = None
+
+
+class SessionManager:
+    def __init__(
+        self,
+        settings: Settings,
+        creds: LiveKitCredentials,
+        store: SessionStore,
+        pool: WorkerPool,
+        metrics: LauncherMetrics,
+    ):
+        self.settings = settings
+        self.creds = creds
+        self.store = store
+        self.pool = pool
+        self.metrics = metrics
+        self.rooms = LiveKitRooms(creds, empty_timeout_s=settings.empty_room_timeout_s)
+        self.personas = PersonaLibrary(settings.personas_dir)
+        self.live: dict[str, LiveSession] = {}
+        self._reserved = 0
+        self.draining = False
+        #: How long a stopped bot may take over its closing line before it is cancelled.
+        self.stop_grace_s = STOP_GRACE_S
+        metrics.max_sessions.set(settings.max_sessions)
+
+    # --- start-up -------------------------------------------------------------------------------
+    async def recover(self) -> None:
+        """Sessions live when a previous launcher died lost their bot with it: close them."""
+        for status in (s for s in SessionStatus if s not in TERMINAL):
+            for record in self.store.list_sessions(status=status, limit=10_000):
+                self.store.update(
+                    record.id,
+                    status=SessionStatus.FAILED,
+                    reason="launcher restarted while the session was live",
+                    ended_at=time.time(),
+                )
+                with contextlib.suppress(LiveKitUnavailable):
+                    await self.rooms.delete(record.room)
+
+    # --- create -------------------------------------------------------------------------------------
+    async def create(self, req: CreateSession) -> tuple[SessionRecord, str]:
+        """Start a session; returns the record and the candidate's token."""
+        if self.draining:
+            raise Rejected(503, "the launcher is shutting down", headers={"Retry-After": "30"})
+        if len(self.live) + self._reserved >= self.settings.max_sessions:
+            raise Rejected(
+                429,
+                f"at capacity ({self.settings.max_sessions} live sessions)",
+                headers={"Retry-After": "30"},
+            )
+        try:
+            self.personas.load(req.persona)
+        except Exception as exc:
+            valid = getattr(exc, "known", None)
+            if valid is not None:
+                raise Rejected(
+                    404, f"unknown persona {req.persona!r}", field="persona", valid=valid
+                ) from None
+            raise Rejected(
+                422, f"persona {req.persona!r} is invalid: {exc}", field="persona"
+            ) from None
+        identity = req.candidate.identity or "candidate"
+        if identity == BOT_IDENTITY:
+            raise Rejected(
+                422, f"identity {BOT_IDENTITY!r} is reserved", field="candidate.identity"
+            )
+        session_id = uuid.uuid4().hex
+        room = req.room or f"interview-{session_id[:12]}"
+        if any(s.room == room for s in self.live.values()):
+            raise Rejected(409, f"room {room!r} already has a live session", field="room")
+
+        self._reserved += 1
+        try:
+            accepted = time.monotonic()
+            await self.rooms.create(room)  # LiveKitUnavailable → 503, nothing stored yet
+            ttl = self.settings.token_ttl_s
+            candidate_token = mint_token(
+                self.creds, room=room, identity=identity, name=req.candidate.name, ttl_s=ttl
+            )
+            bot_token = mint_token(
+                self.creds, room=room, identity=BOT_IDENTITY, name="Interviewer", ttl_s=ttl,
+                agent=True,
+            )  # fmt: skip
+            record = SessionRecord(
+                id=session_id,
+                room=room,
+                persona=req.persona,
+                candidate_name=req.candidate.name,
+                candidate_email=req.candidate.email,
+                candidate_identity=identity,
+                metadata=req.metadata,
+            )
+            try:
+                worker, warm = await self.pool.take()
+            except OSError as exc:
+                with contextlib.suppress(LiveKitUnavailable):
+                    await self.rooms.delete(room)
+                raise Rejected(503, f"cannot start a bot process: {exc}") from None
+            self.store.create(record)
+            live = LiveSession(session_id, room, worker, warm, accepted)
+            self.live[session_id] = live
+        finally:
+            self._reserved -= 1
+        self._update_gauges()
+        job = {
+            "type": "job",
+            "session_id": session_id,
+            "room": room,
+            "token": bot_token,
+            "persona": req.persona,
+            "candidate_name": req.candidate.name,
+            "store_path": str(self.settings.resolved_store_path()),
+            "stop_grace_s": self.stop_grace_s,
+        }
+        if not await worker.send(job):
+            logger.warning("session {}: bot process gone before its job", session_id)
+        live.watcher = asyncio.ensure_future(self._watch(live))
+        logger.info("session {} started in room {} ({} bot)", session_id, room, _pool(warm))
+        return record, candidate_token
+
+    # --- follow the bot -----------------------------------------------------------------------------
+    async def _watch(self, live: LiveSession) -> None:
+        final: tuple[SessionStatus, str | None] | None = None
+        joined = False
+        try:
+            while True:
+                timeout = (
+                    None
+                    if joined
+                    else max(0.0, JOIN_TIMEOUT_S - (time.monotonic() - live.accepted_at))
+                )
+                try:
+                    msg = await asyncio.wait_for(live.worker.events.get(), timeout)
+                except TimeoutError:
+                    final = (
+                        SessionStatus.FAILED,
+                        f"bot did not join within {JOIN_TIMEOUT_S:.0f} s",
+                    )
+                    break
+                if msg is None:
+                    break
+                kind = msg.get("type")
+                if kind == "status":
+                    if self._on_status(live, str(msg.get("status"))):
+                        joined = True
+                elif kind == "done":
+                    final = (_final_status(msg.get("status")), msg.get("reason"))
+                elif kind == "failed":
+                    final = (SessionStatus.FAILED, str(msg.get("reason") or "bot failed"))
+        except asyncio.CancelledError:
+            final = final or (SessionStatus.ABANDONED, "launcher stopped")
+            raise
+        finally:
+            await self._finish(live, final)
+
+    def _on_status(self, live: LiveSession, status: str) -> bool:
+        """Record a status from the bot; True once the bot has joined its room."""
+        now = time.time()
+        if status == SessionStatus.WAITING_FOR_CANDIDATE:
+            self.metrics.spawn_seconds.labels(pool=_pool(live.warm)).observe(
+                time.monotonic() - live.accepted_at
+            )
+            self.store.update(
+                live.id, status=SessionStatus.WAITING_FOR_CANDIDATE, bot_joined_at=now
+            )
+            return True
+        if status == SessionStatus.IN_PROGRESS:
+            self.store.update(live.id, status=SessionStatus.IN_PROGRESS, candidate_joined_at=now)
+            return True
+        logger.debug("session {}: bot status {!r} ignored", live.id, status)
+        return False
+
+    async def _finish(
+        self, live: LiveSession, final: tuple[SessionStatus, str | None] | None
+    ) -> None:
+        worker = live.worker
+        await worker.kill(grace_s=2.0)
+        if final is None:
+            if live.stop_reason:
+                final = (SessionStatus.ABANDONED, f"{live.stop_reason}; bot killed")
+            else:
+                final = (SessionStatus.FAILED, worker.exit_reason())
+        status, reason = final
+        if live.stop_reason and status is not SessionStatus.FAILED:
+            reason = live.stop_reason
+        if status is SessionStatus.FAILED:
+            self.metrics.bot_failures.inc()
+            logger.warning("session {} failed: {}", live.id, reason)
+        self.store.update(live.id, status=status, reason=reason, ended_at=time.time())
+        try:
+            await self.rooms.delete(live.room)
+        except LiveKitUnavailable as exc:
+            logger.warning("session {}: room {} not deleted: {}", live.id, live.room, exc)
+        self.pool.release(worker)
+        self.live.pop(live.id, None)
+        self._update_gauges()
+        live.done.set()
+        logger.info("session {} ended: {} ({})", live.id, status, reason or "-")
+
+    # --- stop -----------------------------------------------------------------------------------------
+    async def stop(self, session_id: str, reason: str = "stopped via DELETE") -> None:
+        """Ask the bot for its closing line, wait for it to leave, kill it if it does not."""
+        live = self.live.get(session_id)
+        if live is None:
+            return
+        live.stop_reason = live.stop_reason or reason
+        await live.worker.send({"type": "stop"})
+        try:
+            await asyncio.wait_for(live.done.wait(), self.stop_grace_s + 5.0)
+        except TimeoutError:
+            await live.worker.kill(grace_s=1.0)
+            await live.done.wait()
+
+    async def drain(self, grace_s: float) -> None:
+        """SIGTERM path: refuse new sessions, let live ones finish, then end the rest."""
+        self.draining = True
+        if self.live:
+            logger.info("draining {} live session(s), up to {:.0f} s", len(self.live), grace_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    asyncio.gather(*(s.done.wait() for s in list(self.live.values()))), grace_s
+                )
+        await asyncio.gather(
+            *(self.stop(sid, "launcher shutting down") for sid in list(self.live)),
+            return_exceptions=True,
+        )
+        await self.pool.close()
+        self._update_gauges()
+
+    def _update_gauges(self) -> None:
+        self.metrics.live_sessions.set(len(self.live))
+        self.metrics.pool_idle.set(len(self.pool.idle))
+        self.metrics.pool_ready.set(self.pool.ready_count)
+        self.metrics.pool_target.set(self.pool.size)
+
+
+def _pool(warm: bool) -> str:
+    return "warm" if warm else "cold"
+
+
+def _final_status(value: Any) -> SessionStatus:
+    try:
+        status = SessionStatus(str(value))
+    except ValueError:
+        return SessionStatus.COMPLETED
+    return status if status in TERMINAL else SessionStatus.COMPLETED

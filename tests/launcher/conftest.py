@@ -1,0 +1,116 @@
+"""Fixtures for launcher tests: a real livekit-server, settings, an in-process launcher."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from interview_pipeline.config import REPO_ROOT, Settings
+from interview_pipeline.launcher.app import create_app
+from interview_pipeline.launcher.livekit import LocalLiveKitServer, find_server_binary
+
+HERE = Path(__file__).resolve().parent
+FAKEBOT = HERE / "fakebot.py"
+API_KEY = "test-key-0123456789"
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+NO_LIVEKIT = (
+    "livekit-server binary not found: go install "
+    "github.com/livekit/livekit-server/cmd/server@v1.13.5 (or set INTERVIEW_LIVEKIT_SERVER_BINARY)"
+)
+
+
+def livekit_binary() -> Path | None:
+    return find_server_binary(Settings(_env_file=None))  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def livekit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLiveKitServer]:
+    binary = livekit_binary()
+    if binary is None:
+        pytest.skip(NO_LIVEKIT)
+    log = tmp_path_factory.mktemp("livekit") / "livekit-server.log"
+    server = LocalLiveKitServer(binary, log_path=log).start()
+    yield server
+    server.stop()
+
+
+def make_settings(tmp_path: Path, server: LocalLiveKitServer | None, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "livekit_url": server.url if server else "ws://127.0.0.1:9",
+        "livekit_api_key": LocalLiveKitServer.API_KEY,
+        "livekit_api_secret": LocalLiveKitServer.API_SECRET,
+        "api_keys": f"{API_KEY},second-key",
+        "store_path": tmp_path / "sessions.sqlite3",
+        "data_dir": tmp_path,
+        "personas_dir": REPO_ROOT / "personas",
+        "pool_size": 1,
+        "max_sessions": 3,
+        "drain_grace_s": 2.0,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@contextlib.asynccontextmanager
+async def running_launcher(
+    settings: Settings, bot: Path | str = FAKEBOT, **kwargs: Any
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The app with its lifespan (pool, recovery, drain) and an httpx client over ASGI."""
+    app = create_app(settings, bot=str(bot), log_dir=settings.data_dir / "logs", **kwargs)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://launcher", headers=AUTH, timeout=60
+        ) as client:
+            yield app, client
+
+
+def alive(pid: int) -> bool:
+    """Whether a process still runs (a zombie waiting for a reaper counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def wait_gone(pids: list[int], timeout_s: float = 10.0) -> list[int]:
+    """Pids still alive after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        left = [p for p in pids if alive(p)]
+        if not left:
+            return []
+        time.sleep(0.1)
+    return [p for p in pids if alive(p)]
+
+
+def children_of(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def body(name: str = "Sam", persona: str = "maya", **extra: Any) -> dict[str, Any]:
+    return {"persona": persona, "candidate": {"name": name}, **extra}
+
+
+async def await_gone(pids: list[int], timeout_s: float = 10.0) -> list[int]:
+    """``wait_gone`` without blocking the event loop (which reaps our own children)."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not any(alive(p) for p in pids):
+            return []
+        await asyncio.sleep(0.1)
+    return [p for p in pids if alive(p)]

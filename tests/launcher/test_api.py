@@ -1,0 +1,235 @@
+"""The launcher API against a real livekit-server, with a stand-in bot (tests/launcher/fakebot.py).
+
+The real bot's speech path is covered by test_e2e.py; here the bot only has to keep the
+``run_bot`` contract, so each test takes seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from interview_pipeline.launcher.livekit import LiveKitRooms, LocalLiveKitServer
+from interview_pipeline.launcher.models import SessionStatus
+from interview_pipeline.launcher.store import SessionRecord, SqliteSessionStore
+from interview_pipeline.transcript import Turn
+
+from .candidate import SimulatedCandidate
+from .conftest import (
+    API_KEY,
+    await_gone,
+    body,
+    make_settings,
+    running_launcher,
+)
+
+pytestmark = [
+    pytest.mark.livekit,
+    # livekit-server's dev secret is the 6-byte "secret"; PyJWT warns on every token.
+    pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning"),
+]
+
+
+async def wait_status(client: httpx.AsyncClient, sid: str, *wanted: str, timeout_s: float = 30):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        data = (await client.get(f"/sessions/{sid}")).json()
+        if data["status"] in wanted:
+            return data
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"session {sid} stuck in {data['status']} ({data.get('reason')})")
+
+
+async def test_session_lifecycle(tmp_path: Path, livekit_server: LocalLiveKitServer) -> None:
+    settings = make_settings(tmp_path, livekit_server)
+    async with running_launcher(settings) as (app, client):
+        launcher = app.state.launcher
+        r = await client.post("/sessions", json=body(candidate={"name": "Sam", "email": "s@x.io"}))
+        assert r.status_code == 201, r.text
+        created = r.json()
+        sid, room = created["session_id"], created["room"]
+        assert created["status"] == "starting"
+        assert created["livekit_url"] == livekit_server.url
+        assert created["join_url"].endswith(f"/join/{sid}#token={created['candidate_token']}")
+        rooms = LiveKitRooms(livekit_server.credentials, empty_timeout_s=60)
+        assert await rooms.exists(room)
+
+        await wait_status(client, sid, "waiting_for_candidate")
+        assert "interviewer" in await rooms.participants(room)
+        pid = launcher.sessions.live[sid].worker.pid
+
+        candidate = SimulatedCandidate(created["livekit_url"], created["candidate_token"])
+        await candidate.join()
+        data = await wait_status(client, sid, "in_progress")
+        assert data["bot_joined_at"] <= data["candidate_joined_at"]
+        await candidate.wait_utterance(0.0, timeout_s=10)  # the fake greeting tone
+
+        r = await client.delete(f"/sessions/{sid}")
+        assert r.status_code == 200, r.text
+        ended = r.json()
+        assert ended["status"] == "completed"
+        assert ended["reason"] == "stopped via DELETE"
+        assert [t["kind"] for t in ended["transcript"]] == ["opening", "closing"]
+        assert not await rooms.exists(room)
+        assert await await_gone([pid]) == []
+        await candidate.leave()
+
+        listed = (await client.get("/sessions", params={"status": "completed"})).json()
+        assert [s["session_id"] for s in listed["sessions"]] == [sid]
+        assert (await client.delete(f"/sessions/{sid}")).json()["status"] == "completed"
+        metrics = (await client.get("/metrics")).text
+        assert 'interview_sessions{status="completed"} 1.0' in metrics
+        assert "interview_bot_spawn_seconds_bucket" in metrics
+        assert "interview_pool_idle_workers" in metrics
+        pool_pids = launcher.pool.pids
+    assert await await_gone(pool_pids) == []
+
+
+async def test_auth_on_every_sessions_route(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, None, pool_size=0)
+    async with running_launcher(settings) as (_, client):
+        calls = [
+            ("POST", "/sessions"),
+            ("GET", "/sessions"),
+            ("GET", "/sessions/abc"),
+            ("DELETE", "/sessions/abc"),
+        ]
+        for headers in ({"Authorization": ""}, {"Authorization": "Bearer nope"}):
+            for method, url in calls:
+                r = await client.request(method, url, json=body(), headers=headers)
+                assert r.status_code == 401, (method, url, r.text)
+                assert r.headers["www-authenticate"] == "Bearer"
+                assert "nope" not in r.text
+        r = await client.get("/sessions", headers={"Authorization": "Bearer second-key"})
+        assert r.status_code == 200
+        assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_bad_input(tmp_path: Path, livekit_server: LocalLiveKitServer) -> None:
+    settings = make_settings(tmp_path, livekit_server, pool_size=0)
+    async with running_launcher(settings) as (_, client):
+        r = await client.post("/sessions", json=body(persona="nobody"))
+        assert r.status_code == 404
+        assert r.json()["field"] == "persona"
+        assert r.json()["valid"] == ["alex", "maya"]
+
+        r = await client.post("/sessions", json={"persona": "maya", "candidate": {}})
+        assert r.status_code == 422
+        assert r.json()["field"] == "candidate.name"
+
+        r = await client.post("/sessions", json=body(room="bad room/../x"))
+        assert r.status_code == 422
+        assert r.json()["field"] == "room"
+
+        r = await client.post("/sessions", json=body(colour="blue"))
+        assert r.status_code == 422 and r.json()["field"] == "colour"
+
+        r = await client.post(
+            "/sessions", content=b"{not json", headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 422
+
+        r = await client.post(
+            "/sessions", json=body(candidate={"name": "x", "identity": "interviewer"})
+        )
+        assert r.status_code == 422 and r.json()["field"] == "candidate.identity"
+
+        r = await client.get("/sessions", params={"status": "sleeping"})
+        assert r.status_code == 422 and r.json()["field"] == "status"
+
+        r = await client.get("/sessions/nope")
+        assert r.status_code == 404
+        assert (await client.get("/sessions")).json()["sessions"] == []
+
+
+async def test_livekit_unreachable_leaves_nothing(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, None, pool_size=0)  # ws://127.0.0.1:9: nothing listens
+    async with running_launcher(settings) as (app, client):
+        r = await client.post("/sessions", json=body())
+        assert r.status_code == 503
+        assert "unreachable" in r.json()["detail"]
+        assert API_KEY not in r.text and "secret" not in r.text
+        assert (await client.get("/sessions")).json()["sessions"] == []
+        assert app.state.launcher.pool.pids == []
+        assert (await client.get("/readyz")).status_code == 503
+
+
+async def test_capacity_429(tmp_path: Path, livekit_server: LocalLiveKitServer) -> None:
+    settings = make_settings(tmp_path, livekit_server, max_sessions=1, pool_size=0)
+    async with running_launcher(settings) as (_, client):
+        first = await client.post("/sessions", json=body())
+        assert first.status_code == 201
+        r = await client.post("/sessions", json=body())
+        assert r.status_code == 429
+        assert int(r.headers["retry-after"]) > 0
+        assert (await client.get("/readyz")).json()["ready"] is False
+        sid = first.json()["session_id"]
+        await wait_status(client, sid, "waiting_for_candidate")
+        ended = (await client.delete(f"/sessions/{sid}")).json()
+        assert ended["status"] == "abandoned"  # nobody came
+        assert (await client.post("/sessions", json=body())).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [("crash", "bot process exited with code 7"), ("raise", "RuntimeError: scripted failure")],
+)
+async def test_bot_failure_marks_failed_and_cleans_up(
+    tmp_path: Path, livekit_server: LocalLiveKitServer, name: str, reason: str
+) -> None:
+    settings = make_settings(tmp_path, livekit_server, pool_size=0)
+    async with running_launcher(settings) as (app, client):
+        r = await client.post("/sessions", json=body(name=name))
+        sid, room = r.json()["session_id"], r.json()["room"]
+        pid = app.state.launcher.sessions.live[sid].worker.pid
+        data = await wait_status(client, sid, "failed")
+        assert data["reason"].startswith(reason)
+        assert data["ended_at"] is not None
+        rooms = LiveKitRooms(livekit_server.credentials, empty_timeout_s=60)
+        assert not await rooms.exists(room)
+        assert await await_gone([pid]) == []
+        assert "interview_bot_failures_total 1.0" in (await client.get("/metrics")).text
+
+
+async def test_stop_kills_a_bot_that_will_not_leave(
+    tmp_path: Path, livekit_server: LocalLiveKitServer
+) -> None:
+    settings = make_settings(tmp_path, livekit_server, pool_size=0)
+    async with running_launcher(settings) as (app, client):
+        app.state.launcher.sessions.stop_grace_s = 1.0
+        r = await client.post("/sessions", json=body(name="deaf"))
+        created = r.json()
+        candidate = SimulatedCandidate(created["livekit_url"], created["candidate_token"])
+        await candidate.join()
+        await wait_status(client, created["session_id"], "in_progress")
+        pid = app.state.launcher.sessions.live[created["session_id"]].worker.pid
+        ended = (await client.delete(f"/sessions/{created['session_id']}")).json()
+        assert ended["status"] == "abandoned"
+        assert await await_gone([pid]) == []
+        await candidate.leave()
+
+
+async def test_sessions_and_turns_survive_restart(
+    tmp_path: Path, livekit_server: LocalLiveKitServer
+) -> None:
+    """A launcher that died mid-session (see test_process for the real kill) left a live record
+    and some turns; the next launcher closes the record and keeps the turns."""
+    settings = make_settings(tmp_path, livekit_server, pool_size=0)
+    store = SqliteSessionStore(settings.resolved_store_path())
+    store.create(
+        SessionRecord(
+            id="s1", room="r1", persona="maya", candidate_name="Sam",
+            candidate_identity="candidate", status=SessionStatus.IN_PROGRESS,
+        )
+    )  # fmt: skip
+    store.append_turn("s1", Turn("interviewer", "Hello Sam.", 0.0, 1.0, kind="opening"))
+    store.close()
+    async with running_launcher(settings) as (_, client):
+        data = (await client.get("/sessions/s1")).json()
+        assert data["status"] == "failed"
+        assert data["reason"] == "launcher restarted while the session was live"
+        assert [t["text"] for t in data["transcript"]] == ["Hello Sam."]
