@@ -1,29 +1,304 @@
 """HedraVideoService: the avatar stage between TTS and transport out.
 
-Placeholder until the avatar issue: passes every frame through unchanged, so the pipeline
-has the stage in its final place and name.
+How video stays in sync with the audio that is *heard* (|offset| ≤ 45 ms is the target):
+
+- This stage owns a frame clock (a task ticking at the persona's fps on absolute deadlines,
+  so it never drifts). Each tick renders the face for the instant that frame will be on
+  screen and pushes an ``OutputImageRawFrame``.
+- Where the audio will be at that instant comes from ``SpeechTimeline``: every TTS chunk is
+  scheduled at ``max(end of queued audio, now)``, which is how LiveKit's ``AudioSource``
+  plays its queue (see timeline.py for why write time is not play time), and re-anchored when
+  the output transport reports ``BotStartedSpeakingFrame`` later than predicted.
+- The output transport must run with ``video_out_is_live=True``: it then shows our frames in
+  order, paced at ``video_out_framerate``, one frame period after we push them. We render
+  each frame for ``tick + video_lead_s`` (default: one frame period) to cancel that delay.
+- Mouth openness looks 30 ms ahead, so lips lead the sound slightly and never trail it.
+- An ``InterruptionFrame`` clears the timeline: the very next tick draws a closed mouth.
+
+Scripted sentences with a cached Hedra clip (persona ``avatar.renderer: hedra``) play the
+clip instead of the TTS audio: its audio goes downstream in place of the TTS frames and its
+frames replace the local face, cross-faded over three frames at each end so switching
+between clip and local rendering shows no jump. See matcher.py for which audio is replaced.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
+from typing import Any
 
-from pipecat.frames.frames import Frame
+import numpy as np
+from loguru import logger
+from pipecat.frames.frames import (
+    AggregatedTextFrame,
+    BotStartedSpeakingFrame,
+    CancelFrame,
+    EndFrame,
+    Frame,
+    InterruptionFrame,
+    OutputImageRawFrame,
+    StartFrame,
+    TTSAudioRawFrame,
+    TTSStoppedFrame,
+    TTSTextFrame,
+)
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from interview_pipeline.config import Settings
-from interview_pipeline.personas.schema import Persona
+from interview_pipeline.avatar.clips import (
+    ClipCache,
+    ClipLibrary,
+    LoadedClip,
+    load_clip,
+    split_sentences,
+    voice_key,
+)
+from interview_pipeline.avatar.face import DEFAULT_LAYOUT, pixel_digest, prepare_portrait
+from interview_pipeline.avatar.local import FaceRenderer, LocalFaceRenderer
+from interview_pipeline.avatar.matcher import Action, ClipMatcher, PassAudio, PlayClips
+from interview_pipeline.avatar.metrics import CLIP_PLAYS, FRAMES_SKIPPED
+from interview_pipeline.avatar.timeline import SpeechTimeline, mouth_envelope
+from interview_pipeline.config import Settings, TTSProvider
+from interview_pipeline.personas.schema import AvatarRenderer, Persona
+
+#: Cross-fade between clip frames and the local face at each end of a clip.
+_FADE_S = 0.12
+#: Silence between consecutive clips of one utterance.
+_CLIP_GAP_S = 0.15
 
 
 class HedraVideoService(FrameProcessor):
+    """Talking-head video for the interviewer; pass-through when the persona has no avatar."""
+
     def __init__(
-        self, *, persona: Persona, portrait: Path | None, settings: Settings, **kwargs: object
+        self,
+        *,
+        persona: Persona,
+        portrait: Path | None,
+        settings: Settings,
+        renderer: FaceRenderer | None = None,
+        clip_library: ClipLibrary | None = None,
+        voice: str | None = None,
+        video_lead_s: float | None = None,
+        **kwargs: Any,
     ):
         super().__init__(name="HedraVideoService", **kwargs)
         self._persona = persona
         self._portrait = portrait
         self._settings = settings
+        spec = persona.avatar
+        self.enabled = spec.renderer is not AvatarRenderer.NONE
+        self.width, self.height, self.fps = spec.width, spec.height, spec.fps
+        self._lead = 1.0 / self.fps if video_lead_s is None else video_lead_s
+        self._renderer = renderer
+        self._library = clip_library
+        if self.enabled and (renderer is None or clip_library is None):
+            image = prepare_portrait(portrait, self.width, self.height, persona.id)
+            if self._renderer is None:
+                layout = DEFAULT_LAYOUT if portrait is None else None
+                self._renderer = LocalFaceRenderer(
+                    self.width, self.height, image=image, layout=layout
+                )
+            if self._library is None and spec.renderer is AvatarRenderer.HEDRA:
+                tts = "elevenlabs" if settings.resolved_tts() is TTSProvider.ELEVENLABS else "piper"
+                self._library = ClipLibrary(
+                    ClipCache(settings.resolved_clip_cache_dir()),
+                    voice=voice or voice_key(persona, tts),
+                    portrait_digest=pixel_digest(image),
+                    width=self.width,
+                    height=self.height,
+                )
+        self._timeline = SpeechTimeline()
+        self._matcher = ClipMatcher(self._library.find if self._library else None)
+        self._loads: dict[Path, asyncio.Future[LoadedClip]] = {}
+        self._playing: list[tuple[float, LoadedClip]] = []
+        self._clock_task: asyncio.Task[None] | None = None
+        self._mouth = 0.0
+        self._load_failures_logged = False
+        #: Last frame's state, for tests and benchmarks (mouth, source, show time).
+        self.last_frame_info: dict[str, float | str] = {}
 
+    # --- pipeline --------------------------------------------------------------------------
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
+        if not self.enabled:
+            await self.push_frame(frame, direction)
+            return
+        if isinstance(frame, StartFrame):
+            await self.push_frame(frame, direction)
+            self._start_clock()
+            return
+        if isinstance(frame, EndFrame | CancelFrame):
+            await self._stop()
+            await self.push_frame(frame, direction)
+            return
+        if isinstance(frame, InterruptionFrame):
+            self._interrupt()
+            await self.push_frame(frame, direction)
+            return
+        if isinstance(frame, BotStartedSpeakingFrame) and direction is FrameDirection.UPSTREAM:
+            shift = self._timeline.anchor(time.monotonic())
+            if shift:
+                logger.debug(f"{self}: playback started {shift * 1000:.0f} ms after predicted")
+            await self.push_frame(frame, direction)
+            return
+        if direction is FrameDirection.DOWNSTREAM:
+            if isinstance(frame, TTSAudioRawFrame):
+                await self._run(self._matcher.on_audio(frame))
+                return
+            if isinstance(frame, TTSTextFrame):
+                await self._run(self._matcher.on_spoken(frame.text))
+                self._release_unused()
+            elif isinstance(frame, AggregatedTextFrame) and frame.will_be_spoken:
+                await self._on_text(frame.text)
+            elif isinstance(frame, TTSStoppedFrame):
+                await self._run(self._matcher.on_stopped())
+                self._release_unused()
         await self.push_frame(frame, direction)
+
+    async def _on_text(self, text: str) -> None:
+        sentences = await split_sentences(text) if self._matcher.enabled else []
+        utterance = self._matcher.on_text(text, sentences)
+        for clip in utterance.clips:
+            if clip is not None and clip not in self._loads:
+                self._loads[clip] = self._prefetch(text, clip)
+
+    def _prefetch(self, text: str, path: Path) -> asyncio.Future[LoadedClip]:
+        """Start decoding as soon as the text is known: well before its audio arrives."""
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(None, load_clip, text, path, 0, self.width, self.height)
+
+    def _release_unused(self) -> None:
+        """Close prefetched clips no pending utterance will play (their decoders hold threads)."""
+        wanted = {c for u in self._matcher.pending() for c in u.clips if c is not None}
+        for path in [p for p in self._loads if p not in wanted]:
+            self._loads.pop(path).add_done_callback(_close_loaded)
+
+    async def _run(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, PassAudio):
+                self._schedule_audio(action.frame)
+                await self.push_frame(action.frame)
+            elif isinstance(action, PlayClips):
+                await self._play_clips(action)
+
+    def _schedule_audio(self, frame: TTSAudioRawFrame) -> None:
+        opening, width = mouth_envelope(frame.audio, frame.sample_rate, frame.num_channels)
+        self._timeline.schedule(time.monotonic(), opening, width)
+
+    async def _play_clips(self, action: PlayClips) -> None:
+        loaded: list[LoadedClip] = []
+        try:
+            for text, path in action.clips:
+                fut = self._loads.pop(path, None) or self._prefetch(text, path)
+                loaded.append(await fut)
+        except Exception as exc:
+            CLIP_PLAYS.labels(result="failed").inc()
+            if not self._load_failures_logged:
+                logger.warning(f"{self}: clip unusable, lip-syncing locally instead: {exc}")
+                self._load_failures_logged = True
+            for clip in loaded:
+                clip.close()
+            self._matcher.demote(action.utterance)
+            await self._run([PassAudio(action.frame)])
+            return
+        rate = action.frame.sample_rate
+        now = time.monotonic()
+        pieces: list[np.ndarray] = []
+        for i, clip in enumerate(loaded):
+            audio = clip.audio
+            if clip.sample_rate != rate:
+                import soxr
+
+                audio = soxr.resample(audio, clip.sample_rate, rate).astype(np.int16)
+            gap = _CLIP_GAP_S if i else 0.0
+            if gap:
+                pieces.append(np.zeros(int(gap * rate), np.int16))
+            pieces.append(audio)
+            opening, width = mouth_envelope(audio, rate)
+            seg = self._timeline.schedule(now, opening, width, clip=clip, gap_s=gap)
+            self._playing.append((seg.end, clip))
+            CLIP_PLAYS.labels(result="played").inc()
+        out = TTSAudioRawFrame(
+            np.concatenate(pieces).tobytes(), rate, 1, context_id=action.frame.context_id
+        )
+        await self.push_frame(out)
+
+    def _interrupt(self) -> None:
+        self._timeline.clear(time.monotonic())
+        self._matcher.reset()
+        self._mouth = 0.0
+        for fut in self._loads.values():
+            fut.add_done_callback(_close_loaded)
+        self._loads.clear()
+        for _, clip in self._playing:
+            clip.close()
+        self._playing.clear()
+
+    # --- frame clock -----------------------------------------------------------------------
+    def _start_clock(self) -> None:
+        if self._clock_task is None:
+            self._clock_task = self.create_task(self._clock(), name="avatar-clock")
+
+    async def _stop(self) -> None:
+        if self._clock_task is not None:
+            await self.cancel_task(self._clock_task)
+            self._clock_task = None
+        self._interrupt()
+
+    async def _clock(self) -> None:
+        period = 1.0 / self.fps
+        origin = time.monotonic()
+        tick = 0
+        while True:
+            deadline = origin + tick * period
+            delay = deadline - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -2 * period:  # the loop stalled: skip frames rather than burst
+                skipped = int(-delay / period)
+                FRAMES_SKIPPED.inc(skipped)
+                tick += skipped
+                continue
+            await self.push_frame(self.render(deadline + self._lead))
+            tick += 1
+
+    def render(self, t: float) -> OutputImageRawFrame:
+        """The frame to show at monotonic time ``t`` (public for tests and the benchmark)."""
+        assert self._renderer is not None
+        if self._playing and self._playing[0][0] < t - 0.5:
+            self._playing.pop(0)[1].close()
+        sample = self._timeline.sample(t)
+        target = sample.opening
+        # Open at once; close over ~2 frames (a mouth does not snap shut, but must not trail).
+        self._mouth = target if target >= self._mouth else 0.3 * self._mouth + 0.7 * target
+        if self._mouth < 0.04:
+            self._mouth = 0.0
+        source = "speech" if sample.segment is not None or self._mouth else "idle"
+        image = self._renderer.frame(self._mouth, t, wide=sample.width)
+        clip = sample.segment.clip if sample.segment is not None else None
+        if clip is not None:
+            clip_frame = clip.video.frame_at(sample.offset)
+            if clip_frame is not None:
+                edge = min(sample.offset, sample.segment.duration - sample.offset)  # type: ignore[union-attr]
+                alpha = max(0.0, min(1.0, edge / _FADE_S))
+                image = _blend(clip_frame, image, alpha)
+                source = "clip"
+        frame = OutputImageRawFrame(image=image, size=(self.width, self.height), format="RGB")
+        info: dict[str, float | str] = {"mouth": self._mouth, "source": source, "t": t}
+        frame.metadata["avatar"] = info
+        self.last_frame_info = info
+        return frame
+
+
+def _blend(clip: np.ndarray, local: bytes, alpha: float) -> bytes:
+    if alpha >= 1.0:
+        return clip.tobytes()
+    base = np.frombuffer(local, np.uint8).reshape(clip.shape)
+    mixed = clip.astype(np.float32) * alpha + base.astype(np.float32) * (1 - alpha)
+    return mixed.astype(np.uint8).tobytes()
+
+
+def _close_loaded(fut: asyncio.Future[LoadedClip]) -> None:
+    if not fut.cancelled() and fut.exception() is None:
+        fut.result().close()
