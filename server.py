@@ -6,6 +6,7 @@ that one command gives a working local setup; otherwise it says how to get a ser
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import uvicorn
@@ -19,9 +20,15 @@ from interview_pipeline.launcher.livekit import (
     LocalLiveKitServer,
     find_server_binary,
 )
+from interview_pipeline.launcher.worker import DEFAULT_BOT
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the interview launcher (FastAPI).")
+    parser.add_argument(
+        "--bot", default=DEFAULT_BOT, help="bot module or .py file (tests and benches)"
+    )
+    args = parser.parse_args(argv)
     settings = Settings()
     local: LocalLiveKitServer | None = None
     if not settings.livekit_url:
@@ -42,7 +49,7 @@ def main() -> int:
         )
         logger.info("started a local livekit-server (dev mode) at {}", creds.url)
     try:
-        app = create_app(settings, on_shutdown=local.stop if local else None)
+        app = create_app(settings, bot=args.bot, on_shutdown=local.stop if local else None)
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
     finally:
         if local is not None:

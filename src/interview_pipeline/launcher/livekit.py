@@ -7,11 +7,14 @@ token", "delete a room" and one exception type whose message is safe to show a c
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -272,6 +275,8 @@ class LocalLiveKitServer:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # Dies with whoever started it (launcher or test run), even on SIGKILL.
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -307,6 +312,12 @@ class LocalLiveKitServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _free_udp_range(width: int) -> int:

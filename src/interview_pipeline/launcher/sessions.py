@@ -63,6 +63,7 @@ class LiveSession:
     warm: bool
     accepted_at: float
     stop_reason: str | None = None
+    candidate_joined: bool = False
     done: asyncio.Event = field(default_factory=asyncio.Event)
     watcher: asyncio.Task[None] | None = None
 
@@ -176,6 +177,7 @@ class SessionManager:
             "token": bot_token,
             "persona": req.persona,
             "candidate_name": req.candidate.name,
+            "candidate_identity": identity,
             "store_path": str(self.settings.resolved_store_path()),
             "stop_grace_s": self.stop_grace_s,
         }
@@ -211,7 +213,7 @@ class SessionManager:
                     if self._on_status(live, str(msg.get("status"))):
                         joined = True
                 elif kind == "done":
-                    final = (_final_status(msg.get("status")), msg.get("reason"))
+                    final = (_final_status(msg.get("status"), live), msg.get("reason"))
                 elif kind == "failed":
                     final = (SessionStatus.FAILED, str(msg.get("reason") or "bot failed"))
         except asyncio.CancelledError:
@@ -232,6 +234,7 @@ class SessionManager:
             )
             return True
         if status == SessionStatus.IN_PROGRESS:
+            live.candidate_joined = True
             self.store.update(live.id, status=SessionStatus.IN_PROGRESS, candidate_joined_at=now)
             return True
         logger.debug("session {}: bot status {!r} ignored", live.id, status)
@@ -305,9 +308,13 @@ def _pool(warm: bool) -> str:
     return "warm" if warm else "cold"
 
 
-def _final_status(value: Any) -> SessionStatus:
+def _final_status(value: Any, live: LiveSession) -> SessionStatus:
+    """The bot's outcome as a session status. A bot stopped by DELETE or drain ("stopped")
+    completed the interview if the candidate was there to hear the closing line."""
     try:
         status = SessionStatus(str(value))
     except ValueError:
-        return SessionStatus.COMPLETED
-    return status if status in TERMINAL else SessionStatus.COMPLETED
+        status = SessionStatus.COMPLETED if live.candidate_joined else SessionStatus.ABANDONED
+    if status not in TERMINAL:
+        return SessionStatus.COMPLETED if live.candidate_joined else SessionStatus.ABANDONED
+    return status

@@ -138,7 +138,8 @@ async def run_job(bot: ModuleType, settings: Settings, job: dict[str, Any], chan
     token = str(job["token"])
     store = SqliteSessionStore(Path(job["store_path"]))
     try:
-        persona = PersonaLibrary(settings.personas_dir).load(str(job["persona"]))
+        library = PersonaLibrary(settings.personas_dir)
+        persona = library.load(str(job["persona"]))
 
         def on_status(status: str, detail: str | None = None) -> None:
             chan.send("status", status=status, detail=detail, t=time.time())
@@ -151,9 +152,17 @@ async def run_job(bot: ModuleType, settings: Settings, job: dict[str, Any], chan
             "sink": store.sink(str(job["session_id"])),
             "on_status": on_status,
         }
+        # Optional parts of the contract: passed only to a bot that takes them.
+        accepted = inspect.signature(run_bot).parameters
+        optional = {
+            "candidate_identity": job.get("candidate_identity"),
+            "portrait": library.portrait(persona),
+            "recording_path": settings.data_dir / "recordings" / f"{job['session_id']}.wav",
+        }
+        kwargs.update({k: v for k, v in optional.items() if k in accepted and v is not None})
         grace = float(job.get("stop_grace_s", STOP_GRACE_S))
         stop = asyncio.Event()
-        graceful = "stop" in inspect.signature(run_bot).parameters
+        graceful = "stop" in accepted
         if graceful:
             kwargs["stop"] = stop
         task = asyncio.ensure_future(run_bot(settings, persona, **kwargs))

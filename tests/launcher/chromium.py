@@ -1,0 +1,143 @@
+"""Headless Chromium driven over the DevTools protocol (no Selenium), with a fake microphone.
+
+Chromium runs in its own process group and is killed as a group: it forks a zygote, renderers
+and utility processes, none of which may outlive a test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+
+
+def chromium_binary() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+class Chromium:
+    def __init__(self, binary: str, *, fake_mic_wav: Path | None = None):
+        self.binary = binary
+        self.fake_mic_wav = fake_mic_wav
+        self.profile = Path(tempfile.mkdtemp(prefix="chromium-"))
+        self.proc: asyncio.subprocess.Process | None = None
+        self._ws: Any = None
+        self._ids = itertools.count(1)
+        self.pids: list[int] = []
+
+    async def open(self, url: str, timeout_s: float = 30.0) -> None:
+        args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-features=WebRtcHideLocalIpsWithMdns",
+            "--autoplay-policy=no-user-gesture-required",
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--user-data-dir={self.profile}",
+            "--remote-debugging-port=0",
+            "--remote-allow-origins=*",
+        ]
+        if self.fake_mic_wav is not None:
+            args.append(f"--use-file-for-fake-audio-capture={self.fake_mic_wav}%noloop")
+        self.proc = await asyncio.create_subprocess_exec(
+            self.binary,
+            *args,
+            url,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        port_file = self.profile / "DevToolsActivePort"
+        deadline = time.monotonic() + timeout_s
+        while not port_file.exists() or not port_file.read_text().strip():
+            if time.monotonic() > deadline:
+                raise TimeoutError("chromium did not open its DevTools port")
+            await asyncio.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        async with httpx.AsyncClient() as client:
+            while True:
+                pages = (await client.get(f"http://127.0.0.1:{port}/json/list")).json()
+                page = next((p for p in pages if p.get("type") == "page"), None)
+                if page is not None:
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError("chromium opened no page")
+                await asyncio.sleep(0.1)
+        self._ws = await websockets.connect(page["webSocketDebuggerUrl"], max_size=None)
+
+    async def evaluate(self, expression: str, *, user_gesture: bool = False) -> Any:
+        msg_id = next(self._ids)
+        await self._ws.send(
+            json.dumps(
+                {
+                    "id": msg_id,
+                    "method": "Runtime.evaluate",
+                    "params": {
+                        "expression": expression,
+                        "returnByValue": True,
+                        "awaitPromise": True,
+                        "userGesture": user_gesture,
+                    },
+                }
+            )
+        )
+        while True:
+            reply = json.loads(await self._ws.recv())
+            if reply.get("id") == msg_id:
+                break
+        result = reply.get("result", {})
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"page error: {result['exceptionDetails']}")
+        return result.get("result", {}).get("value")
+
+    def group_pids(self) -> list[int]:
+        """Every live process in chromium's group (renderers, zygote, utilities)."""
+        if self.proc is None:
+            return []
+        pgid = self.proc.pid
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+                    found.append(int(stat.parent.name))
+        return found
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            with contextlib.suppress(Exception):
+                await self._ws.close()
+        if self.proc is not None:
+            self.pids = self.group_pids()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 5)
+            except TimeoutError:
+                pass
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            await self.proc.wait()
+        shutil.rmtree(self.profile, ignore_errors=True)

@@ -1,0 +1,102 @@
+"""End to end: livekit-server + launcher + the real bot (local engines) + a scripted candidate.
+
+Kept short because interviews play in real time: greeting, one recorded answer, the next
+question, then DELETE (closing line, bot leaves, room gone, no processes left).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from interview_pipeline.config import REPO_ROOT, ConfigError
+from interview_pipeline.launcher.livekit import LiveKitRooms, LocalLiveKitServer
+
+from .candidate import SimulatedCandidate
+from .conftest import await_gone, body, make_settings, running_launcher
+
+ANSWER = REPO_ROOT / "tests" / "fixtures" / "answers" / "maya_process.wav"
+
+pytestmark = [
+    pytest.mark.livekit,
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning"),
+]
+
+
+def _require_real_bot(tmp_path: Path) -> None:
+    try:
+        import interview_pipeline.bot  # noqa: F401
+    except ImportError as exc:
+        pytest.skip(f"the bot is not importable: {exc}")
+    settings = make_settings(tmp_path, None)
+    try:
+        settings.whisper_model_path()
+        settings.piper_voice_path()
+    except ConfigError as exc:
+        pytest.skip(str(exc))
+
+
+async def _status(client: httpx.AsyncClient, sid: str, wanted: str, timeout_s: float) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        data = (await client.get(f"/sessions/{sid}")).json()
+        if data["status"] == wanted:
+            return data
+        assert data["status"] not in ("failed", "abandoned", "completed"), data
+        assert time.monotonic() < deadline, f"still {data['status']}"
+        await asyncio.sleep(0.1)
+
+
+async def test_interview_through_the_launcher(
+    tmp_path: Path, livekit_server: LocalLiveKitServer
+) -> None:
+    _require_real_bot(tmp_path)
+    settings = make_settings(tmp_path, livekit_server, pool_size=1)
+    async with running_launcher(settings, bot="interview_pipeline.bot") as (app, client):
+        launcher = app.state.launcher
+        deadline = time.monotonic() + 60
+        while launcher.pool.ready_count < 1:  # a warm bot, as in production
+            assert time.monotonic() < deadline, "pool never warmed up"
+            await asyncio.sleep(0.1)
+
+        created = (await client.post("/sessions", json=body(name="Sam", persona="maya"))).json()
+        sid, room = created["session_id"], created["room"]
+        await _status(client, sid, "waiting_for_candidate", 30)
+        pid = launcher.sessions.live[sid].worker.pid
+
+        candidate = SimulatedCandidate(created["livekit_url"], created["candidate_token"])
+        await candidate.join()
+        greeting = await candidate.wait_utterance(0.0, timeout_s=15)
+        await _status(client, sid, "in_progress", 5)
+        await candidate.wait_quiet(quiet_s=1.5, timeout_s=40)  # greeting and first question
+
+        answered = await candidate.say(ANSWER)
+        next_question = await candidate.wait_utterance(answered, timeout_s=30)
+        assert next_question.start > greeting.start
+
+        deadline = time.monotonic() + 15
+        while True:
+            turns = (await client.get(f"/sessions/{sid}")).json()["transcript"]
+            answers = [t for t in turns if t["speaker"] == "candidate"]
+            if answers and len([t for t in turns if t["speaker"] == "interviewer"]) >= 2:
+                break
+            assert time.monotonic() < deadline, turns
+            await asyncio.sleep(0.2)
+        heard = " ".join(t["text"] for t in answers).lower()
+        assert "research" in heard and "prototype" in heard, heard
+        assert turns[0]["speaker"] == "interviewer"
+
+        ended = (await client.delete(f"/sessions/{sid}")).json()
+        assert ended["status"] == "completed", ended
+        assert ended["transcript"][-1]["speaker"] == "interviewer"
+        rooms = LiveKitRooms(livekit_server.credentials, empty_timeout_s=60)
+        assert not await rooms.exists(room)
+        assert await await_gone([pid]) == []
+        await candidate.leave()
+        spares = launcher.pool.pids
+    assert await await_gone(spares) == []
