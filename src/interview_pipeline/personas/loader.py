@@ -52,10 +52,12 @@ class UnknownPersonaError(PersonaError):
 
 
 def _display(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return str(path)
+    """Relative to the working directory when inside it (as a person typed it), else absolute."""
+    absolute = path.resolve()
+    cwd = Path(os.getcwd()).resolve()
+    if absolute == cwd or cwd in absolute.parents:
+        return str(absolute.relative_to(cwd))
+    return str(absolute)
 
 
 def _field_name(loc: tuple[int | str, ...]) -> str:
@@ -158,17 +160,23 @@ def _file_checks(persona: Persona, path: Path, doc: Any, display: str) -> list[P
     issues = []
     if persona.id != path.stem:
         issues.append(
-            PersonaIssue(display, _line_of(doc, ("id",)), "id", f"must match the file name ({path.stem!r})")
+            PersonaIssue(
+                display, _line_of(doc, ("id",)), "id", f"must match the file name ({path.stem!r})"
+            )
         )
     if persona.avatar.image:
         image = resolve_asset(path, persona.avatar.image)
         line = _line_of(doc, ("avatar", "image"))
         if image is None:
             issues.append(
-                PersonaIssue(display, line, "avatar.image", "must be a path inside the personas folder")
+                PersonaIssue(
+                    display, line, "avatar.image", "must be a path inside the personas folder"
+                )
             )
         elif not image.is_file():
-            issues.append(PersonaIssue(display, line, "avatar.image", f"file not found: {image.name}"))
+            issues.append(
+                PersonaIssue(display, line, "avatar.image", f"file not found: {image.name}")
+            )
         else:
             try:
                 from PIL import Image
@@ -218,7 +226,9 @@ class PersonaLibrary:
         issues: list[PersonaIssue] = []
         targets = paths if paths else sorted(self.directory.glob("*.yaml"))
         if not targets:
-            issues.append(PersonaIssue(_display(self.directory), None, "", "no persona files found"))
+            issues.append(
+                PersonaIssue(_display(self.directory), None, "", "no persona files found")
+            )
         for p in targets:
             try:
                 load_persona_file(p)
