@@ -90,6 +90,10 @@ def _cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
     except (PersonaError, ConfigError, LiveKitUnavailable) as exc:
         return _fail(str(exc))
     sink = JsonlSink(settings.data_dir / "bots" / f"{args.room}.jsonl")
+
+    def show(value: str, reason: str | None = None) -> None:
+        print(f"status: {value}" + (f" ({reason})" if reason else ""))
+
     status = asyncio.run(
         run_bot(
             settings,
@@ -99,7 +103,7 @@ def _cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
             candidate_name=args.candidate,
             sink=sink,
             portrait=library.portrait(persona),
-            on_status=lambda s, r=None: print(f"status: {s}" + (f" ({r})" if r else "")),
+            on_status=show,
         )
     )
     print(f"interview {status}; transcript: {sink.path}")

