@@ -77,24 +77,22 @@ class Settings(BaseSettings):
     openai_model: str = Field("gpt-4.1-mini", validation_alias=_env("OPENAI_MODEL"))
 
     # --- cloud: ElevenLabs -------------------------------------------------------------------
-    elevenlabs_api_key: SecretStr | None = Field(
-        None, validation_alias=_env("ELEVENLABS_API_KEY")
-    )
+    elevenlabs_api_key: SecretStr | None = Field(None, validation_alias=_env("ELEVENLABS_API_KEY"))
     elevenlabs_base_url: str | None = Field(None, validation_alias=_env("ELEVENLABS_BASE_URL"))
     elevenlabs_model: str = "eleven_flash_v2_5"
 
     # --- local engines ------------------------------------------------------------------
     whisper_model_dir: Path | None = None
     whisper_compute_type: str = "int8"
+    #: Transcribe during the VAD's stop wait (see providers/whisper.py); costs CPU on pauses.
+    whisper_speculative: bool = True
     piper_voice: str = "en_US-joe-medium"
     piper_voice_dir: Path | None = None
 
     # --- LiveKit -----------------------------------------------------------------------------
     livekit_url: str | None = Field(None, validation_alias=_env("LIVEKIT_URL"))
     livekit_api_key: SecretStr | None = Field(None, validation_alias=_env("LIVEKIT_API_KEY"))
-    livekit_api_secret: SecretStr | None = Field(
-        None, validation_alias=_env("LIVEKIT_API_SECRET")
-    )
+    livekit_api_secret: SecretStr | None = Field(None, validation_alias=_env("LIVEKIT_API_SECRET"))
 
     livekit_server_binary: Path | None = None
 

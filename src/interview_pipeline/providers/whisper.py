@@ -1,19 +1,36 @@
 """Local Whisper STT (embedded default): faster-whisper tiny.en from the pinned model package.
 
 The model loads in the service constructor, so building it is what "warming" a bot means.
-Two choices differ from pipecat's defaults, both measured on the replay answers:
-greedy decoding (beam 1) is ~2.5x faster than beam 5 on tiny.en with the same words, and
-a permissive no-speech threshold, because VAD already cut the segment to speech and the
-default threshold dropped a candidate's last clause.
+Three choices differ from pipecat's defaults, each measured on the replay answers:
+
+- greedy decoding (beam 1): ~2.5x faster than beam 5 on tiny.en, same words;
+- a permissive no-speech threshold: VAD already cut the segment to speech, and the default
+  threshold dropped a candidate's last clause;
+- speculative transcription: pipecat transcribes a segment when VAD declares the stop, which
+  is ``vad_stop_s`` (0.8 s for patient interviews) after speech ended. Here, once the audio has
+  been quiet for ``speculate_after_s``, the segment so far is transcribed in a thread while VAD
+  is still waiting; if the candidate speaks again the guess is discarded, otherwise it is the
+  transcript and STT costs nothing on the voice-to-voice path.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncGenerator
 from typing import Any
 
+import numpy as np
+from pipecat.frames.frames import (
+    Frame,
+    InputAudioRawFrame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.stt_service import STTService
 from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.transcriptions.language import Language
+from pipecat.utils.time import time_now_iso8601
 
 from interview_pipeline.config import Settings
 
@@ -32,13 +49,88 @@ class _GreedyModel:
 
 
 class LocalWhisperSTTService(WhisperSTTService):
+    def __init__(
+        self, *, speculate_after_s: float | None = 0.25, quiet_rms: float = 250.0, **kwargs: Any
+    ):
+        super().__init__(**kwargs)
+        self._speculate_after_s = speculate_after_s
+        self._quiet_rms = quiet_rms
+        self._quiet_s = 0.0
+        self._generation = 0
+        self._guess: tuple[int, str] | None = None
+        self._guess_task: asyncio.Task[None] | None = None
+
     def _load(self) -> None:
         super()._load()
         self._model = _GreedyModel(self._model)  # type: ignore[assignment]
 
+    def _transcribe_text(self, pcm: bytes) -> str:
+        """Same decoding and no-speech filter as pipecat's ``run_stt``, returning text."""
+        audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
+        threshold = self._settings.no_speech_prob
+        segments, _ = self._model.transcribe(audio, language=self._settings.language)  # type: ignore[union-attr]
+        return "".join(
+            s.text + " "
+            for s in segments
+            if not isinstance(threshold, float) or s.no_speech_prob < threshold
+        ).strip()
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if isinstance(frame, VADUserStartedSpeakingFrame):
+            self._discard_guess()
+        await super().process_frame(frame, direction)
+
+    def _discard_guess(self) -> None:
+        self._generation += 1
+        self._guess = None
+        self._guess_task = None
+        self._quiet_s = 0.0
+
+    async def process_audio_frame(
+        self, frame: InputAudioRawFrame, direction: FrameDirection
+    ) -> None:
+        await super().process_audio_frame(frame, direction)
+        if self._speculate_after_s is None or not self._user_speaking:
+            return
+        samples = np.frombuffer(frame.audio, dtype=np.int16).astype(np.float32)
+        loud = samples.size and float(np.sqrt(np.mean(samples**2))) > self._quiet_rms
+        if loud:
+            if self._guess is not None or self._guess_task is not None:
+                self._discard_guess()
+            self._quiet_s = 0.0
+            return
+        self._quiet_s += len(frame.audio) / (2 * frame.sample_rate)
+        if self._quiet_s >= self._speculate_after_s and self._guess_task is None:
+            snapshot = bytes(self._audio_buffer)
+            self._guess_task = self.create_task(
+                self._speculate(snapshot, self._generation), "whisper-speculation"
+            )
+
+    async def _speculate(self, pcm: bytes, generation: int) -> None:
+        text = await asyncio.to_thread(self._transcribe_text, pcm)
+        if generation == self._generation:
+            self._guess = (generation, text)
+
+    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
+        task, generation = self._guess_task, self._generation
+        if task is not None and not task.done():
+            await asyncio.shield(task)  # started earlier than a fresh run would
+        guess = self._guess
+        self._discard_guess()
+        if guess is None or guess[0] != generation:
+            async for frame in super().run_stt(audio):
+                yield frame
+            return
+        text = guess[1]
+        if text:
+            language = self._settings.language
+            await self._handle_transcription(text, True, language)  # type: ignore[arg-type]
+            yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), language)  # type: ignore[arg-type]
+
 
 def build_whisper_stt(settings: Settings) -> STTService:
     return LocalWhisperSTTService(
+        speculate_after_s=0.25 if settings.whisper_speculative else None,
         device="cpu",
         compute_type=settings.whisper_compute_type,
         ttfs_p99_latency=0.8,
