@@ -67,8 +67,10 @@ class LocalWhisperSTTService(WhisperSTTService):
     def _transcribe_text(self, pcm: bytes) -> str:
         """Same decoding and no-speech filter as pipecat's ``run_stt``, returning text."""
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
-        threshold = self._settings.no_speech_prob
-        segments, _ = self._model.transcribe(audio, language=self._settings.language)  # type: ignore[union-attr]
+        settings: Any = self._settings
+        model: Any = self._model
+        threshold = settings.no_speech_prob
+        segments, _ = model.transcribe(audio, language=settings.language)
         return "".join(
             s.text + " "
             for s in segments
@@ -123,9 +125,9 @@ class LocalWhisperSTTService(WhisperSTTService):
             return
         text = guess[1]
         if text:
-            language = self._settings.language
-            await self._handle_transcription(text, True, language)  # type: ignore[arg-type]
-            yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), language)  # type: ignore[arg-type]
+            language: Any = getattr(self._settings, "language", None)
+            await self._handle_transcription(text, True, language)
+            yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), language)
 
 
 def build_whisper_stt(settings: Settings) -> STTService:
