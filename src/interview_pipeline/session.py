@@ -34,7 +34,7 @@ from pipecat.turns.user_start import VADUserTurnStartStrategy
 from pipecat.turns.user_start.transcription_user_turn_start_strategy import (
     TranscriptionUserTurnStartStrategy,
 )
-from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
+from pipecat.turns.user_stop import BaseUserTurnStopStrategy
 from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import (
     SpeechTimeoutUserTurnStopStrategy,
 )
@@ -43,7 +43,9 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from interview_pipeline import providers
 from interview_pipeline.avatar import HedraVideoService
 from interview_pipeline.conduct import directive
+from interview_pipeline.conduct.barge_in import QuestionBargeInMuteStrategy
 from interview_pipeline.conduct.conductor import InterviewConductor
+from interview_pipeline.conduct.patience import PatientTurnStopStrategy
 from interview_pipeline.config import Settings
 from interview_pipeline.gate import JoinGate
 from interview_pipeline.metrics import LatencyCollector
@@ -73,22 +75,31 @@ class InterviewParts:
 
 
 def turn_strategies(persona: Persona) -> LLMUserAggregatorParams:
-    """VAD and end-of-turn settings from the persona's patience."""
+    """VAD, end-of-turn and barge-in settings from the persona's patience.
+
+    ``max_thinking_pause_s`` is counted from the end of speech, and VAD reports a stop
+    ``vad_stop_s`` after it, so the analysers get the difference. With Smart Turn, the
+    patience layer holds a turn the words show unfinished (see ``conduct/patience.py``).
+    Barge-in starts as the persona's default; the conductor switches it per question.
+    """
     tt = persona.turn_taking
+    after_vad = max(0.1, tt.max_thinking_pause_s - tt.vad_stop_s)
+    stop: list[BaseUserTurnStopStrategy]
     if tt.smart_turn:
-        analyzer = LocalSmartTurnAnalyzerV3(
-            params=SmartTurnParams(stop_secs=tt.max_thinking_pause_s)
-        )
-        stop = [TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer)]
+        analyzer = LocalSmartTurnAnalyzerV3(params=SmartTurnParams(stop_secs=after_vad))
+        stop = [
+            PatientTurnStopStrategy(turn_analyzer=analyzer, max_pause_s=tt.max_thinking_pause_s)
+        ]
     else:
-        stop = [SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=tt.max_thinking_pause_s)]
+        stop = [SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=after_vad)]
     start = [
-        VADUserTurnStartStrategy(enable_interruptions=tt.barge_in),
-        TranscriptionUserTurnStartStrategy(enable_interruptions=tt.barge_in),
+        VADUserTurnStartStrategy(enable_interruptions=True),
+        TranscriptionUserTurnStartStrategy(enable_interruptions=True),
     ]
     return LLMUserAggregatorParams(
         vad_analyzer=SileroVADAnalyzer(params=VADParams(stop_secs=tt.vad_stop_s)),
         user_turn_strategies=UserTurnStrategies(start=start, stop=stop),
+        user_mute_strategies=[QuestionBargeInMuteStrategy(default_allowed=tt.barge_in)],
         user_turn_stop_timeout=tt.max_thinking_pause_s + 1.0,
     )
 

@@ -44,6 +44,8 @@ class ScriptEntry(BaseModel):
     wav: str = Field(min_length=1)
     think_s: float = Field(1.0, ge=0.0, le=120.0)
     text: str | None = None
+    #: Start while the interviewer is still speaking, this long after it began (barge-in).
+    barge_in_after_s: float | None = Field(None, ge=0.0, le=120.0)
 
 
 def load_script(path: Path) -> list[ReplayAnswer]:
@@ -68,7 +70,9 @@ def load_script(path: Path) -> list[ReplayAnswer]:
             pcm = load_pcm16((path.parent / entry.wav).resolve())
         except AudioInputError as exc:
             raise ScriptError(f"{path}: [{i}].wav: {exc}") from None
-        answers.append(ReplayAnswer(pcm, entry.think_s, entry.text, speech_end_s(pcm)))
+        answers.append(
+            ReplayAnswer(pcm, entry.think_s, entry.text, speech_end_s(pcm), entry.barge_in_after_s)
+        )
     return answers
 
 

@@ -8,6 +8,8 @@ scripted offline interviewer and a cloud LLM walk exactly the same plan.
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -40,6 +42,8 @@ class Step:
     acknowledge: bool = False
     #: What the candidate just said (the LLM phrases its acknowledgement from it).
     answer: str = ""
+    #: Why the plan chose this step (logged, and the outcome reason for a closing).
+    reason: str = ""
 
     @property
     def ends_interview(self) -> bool:
@@ -71,16 +75,34 @@ def mentions_found(answer: str, mentions: list[str]) -> tuple[list[str], list[st
     """
     words = _stems(answer)
     joined = " " + " ".join(words) + " "
-    found, missing = [], []
+    found: list[str] = []
+    missing: list[str] = []
     for mention in mentions:
         needle = " " + " ".join(_stems(mention)) + " "
         (found if needle.strip() and needle in joined else missing).append(mention)
     return found, missing
 
 
+#: Reasons a plan gives for its steps (stable strings: they end up in logs and outcomes).
+ALL_ASKED = "all questions asked"
+TIME_BUDGET = "time budget"
+TIME_LIMIT = "question time limit"
+FOLLOW_UP = "answer missed points"
+NO_ANSWER = "no answer"
+
+#: Said before the persona's closing line when the time budget ends the interview, so the
+#: candidate hears why the remaining questions are skipped.
+OUT_OF_TIME_LINE = "We've reached the end of our time, so let's stop here."
+
+
 @dataclass
 class InterviewPlan:
-    """Walks the persona's questions; one instance per interview."""
+    """Walks the persona's questions; one instance per interview.
+
+    Time is read from ``clock`` so budgets can be tested without waiting. The interview
+    clock starts with ``start_clock`` (when the candidate first hears the interviewer),
+    not with ``opening``: a live bot synthesises its greeting before anyone has joined.
+    """
 
     persona: Persona
     candidate_name: str
@@ -88,6 +110,9 @@ class InterviewPlan:
     follow_ups_used: int = 0
     finished: bool = False
     asked: list[str] = field(default_factory=list)
+    clock: Callable[[], float] = time.monotonic
+    started_at: float | None = None
+    question_started_at: float | None = None
 
     @property
     def questions(self) -> list[Question]:
@@ -99,11 +124,37 @@ class InterviewPlan:
             return self.questions[self.index]
         return None
 
+    def start_clock(self) -> None:
+        """The candidate hears the interviewer for the first time: budgets start now."""
+        if self.started_at is None:
+            self.started_at = self.clock()
+            self.question_started_at = self.started_at
+
+    def elapsed_s(self) -> float:
+        return 0.0 if self.started_at is None else self.clock() - self.started_at
+
+    def budget_spent(self) -> bool:
+        """Past the persona's whole-interview budget (checked at natural boundaries)."""
+        return self.started_at is not None and self.elapsed_s() >= self.persona.time_budget_s
+
+    def question_time_up(self) -> bool:
+        """Past the current question's time limit: no more follow-ups on it."""
+        q = self.current
+        if q is None or self.question_started_at is None:
+            return False
+        return self.clock() - self.question_started_at >= q.time_limit_s
+
+    def _begin_question(self, q: Question) -> None:
+        self.asked.append(q.id)
+        self.follow_ups_used = 0
+        if self.started_at is not None:
+            self.question_started_at = self.clock()
+
     def opening(self) -> Step:
         """The greeting and the first question, spoken verbatim (no LLM round trip)."""
-        self.index, self.follow_ups_used = 0, 0
+        self.index = 0
         first = self.questions[0]
-        self.asked.append(first.id)
+        self._begin_question(first)
         text = self.persona.render(self.persona.opening, self.candidate_name)
         return Step(
             StepKind.OPENING,
@@ -114,13 +165,21 @@ class InterviewPlan:
         )
 
     def after_answer(self, answer: str) -> Step:
-        """The step that follows the candidate's answer to the current question."""
+        """The step that follows the candidate's answer to the current question.
+
+        Order of precedence: the whole-interview budget (wrap up), then the question's
+        time limit (move on even if a follow-up was due), then the follow-up rule.
+        """
         q = self.current
         if q is None:
             return self.closing(answer)
+        if self.budget_spent():
+            return self.closing(answer, reason=TIME_BUDGET)
         _, missing = mentions_found(answer, q.good_answer_mentions)
         wants_more = bool(missing) and len(missing) * 2 > len(q.good_answer_mentions)
         if self.follow_ups_used < q.follow_ups and (wants_more or len(answer.split()) < 8):
+            if self.question_time_up():
+                return self.next_question(answer, reason=TIME_LIMIT)
             self.follow_ups_used += 1
             return Step(
                 StepKind.FOLLOW_UP,
@@ -130,16 +189,16 @@ class InterviewPlan:
                 total=len(self.questions),
                 acknowledge=True,
                 answer=answer,
+                reason=FOLLOW_UP,
             )
         return self.next_question(answer)
 
-    def next_question(self, answer: str = "") -> Step:
+    def next_question(self, answer: str = "", reason: str = "") -> Step:
         self.index += 1
-        self.follow_ups_used = 0
         q = self.current
         if q is None:
             return self.closing(answer)
-        self.asked.append(q.id)
+        self._begin_question(q)
         return Step(
             StepKind.QUESTION,
             q.id,
@@ -148,18 +207,50 @@ class InterviewPlan:
             total=len(self.questions),
             acknowledge=bool(answer),
             answer=answer,
+            reason=reason,
         )
 
-    def closing(self, answer: str = "") -> Step:
+    def closing(self, answer: str = "", reason: str = ALL_ASKED) -> Step:
         self.finished = True
         self.index = len(self.questions)
+        text = self.persona.render(self.persona.closing, self.candidate_name)
+        if reason == TIME_BUDGET:
+            text = f"{OUT_OF_TIME_LINE} {text}"
         return Step(
             StepKind.CLOSING,
             None,
-            verbatim=self.persona.render(self.persona.closing, self.candidate_name),
+            verbatim=text,
             total=len(self.questions),
             acknowledge=bool(answer),
             answer=answer,
+            reason=reason,
+        )
+
+    def abandon(self, line: str) -> Step:
+        """End without an answer: a short goodbye instead of the persona's closing."""
+        self.finished = True
+        self.index = len(self.questions)
+        return Step(
+            StepKind.CLOSING, None, verbatim=line, total=len(self.questions), reason=NO_ANSWER
+        )
+
+    def _render_loose(self, line: str) -> str:
+        """Fill placeholders in a line the schema does not check; use it as written if odd."""
+        try:
+            return self.persona.render(line, self.candidate_name)
+        except (KeyError, IndexError, ValueError):
+            return line
+
+    def nudge(self) -> Step:
+        """The persona's gentle prompt after a silence, spoken verbatim."""
+        q = self.current
+        return Step(
+            StepKind.NUDGE,
+            q.id if q else None,
+            verbatim=self._render_loose(self.persona.silence.nudge_line),
+            number=self.index + 1,
+            total=len(self.questions),
+            reason=NO_ANSWER,
         )
 
     def repeat(self) -> Step:

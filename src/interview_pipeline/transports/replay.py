@@ -4,6 +4,8 @@ It behaves like a live microphone: 20 ms frames at real-time pace, silence betwe
 so VAD, Smart Turn and the conductor see exactly what they would see in a room. Answer k
 starts once the interviewer has stopped speaking (and stayed silent) for that answer's
 thinking delay; if the interviewer starts again inside the delay, the wait starts over.
+An answer with ``barge_in_after_s`` instead starts that long into the interviewer's next
+line, talking over it, to exercise interruptions.
 The output side plays audio at real-time pace (it is the clock for "when did the candidate
 hear it") and keeps no audio: recording is the recorder's job.
 """
@@ -27,7 +29,7 @@ from pipecat.frames.frames import (
     OutputImageRawFrame,
     StartFrame,
 )
-from pipecat.processors.frame_processor import FrameDirection, FrameProcessorSetup
+from pipecat.processors.frame_processor import FrameDirection
 from pipecat.transports.base_input import BaseInputTransport
 from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.transports.base_transport import BaseTransport, TransportParams
@@ -44,6 +46,9 @@ class ReplayAnswer:
     text: str | None = None
     #: Where speech really ends inside ``pcm`` (seconds), trailing silence excluded.
     speech_end_s: float | None = None
+    #: Barge in: start this many seconds after the interviewer starts speaking, without
+    #: waiting for them to finish (``think_s`` is then unused).
+    barge_in_after_s: float | None = None
 
 
 @dataclass
@@ -78,6 +83,7 @@ class ReplayInputTransport(BaseInputTransport):
         self._bot_speaking = False
         self._bot_spoke_once = False
         self._silent_since: float | None = None
+        self._speaking_since: float | None = None
 
     async def start(self, frame: StartFrame) -> None:
         await super().start(frame)
@@ -107,6 +113,7 @@ class ReplayInputTransport(BaseInputTransport):
         if isinstance(frame, BotStartedSpeakingFrame):
             self._bot_speaking, self._bot_spoke_once = True, True
             self._silent_since = None
+            self._speaking_since = time.monotonic()
             log.bot_started.append(log.now())
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._bot_speaking = False
@@ -114,6 +121,11 @@ class ReplayInputTransport(BaseInputTransport):
             log.bot_stopped.append(log.now())
 
     def _ready_for(self, answer: ReplayAnswer) -> bool:
+        if answer.barge_in_after_s is not None:
+            # Into fresh interviewer speech (not the line the last answer talked over).
+            if not (self._bot_speaking and self._bot_spoke_once) or self._speaking_since is None:
+                return False
+            return time.monotonic() - self._speaking_since >= answer.barge_in_after_s
         if self._bot_speaking or not self._bot_spoke_once or self._silent_since is None:
             return False
         return time.monotonic() - self._silent_since >= answer.think_s
@@ -167,9 +179,6 @@ class ReplayOutputTransport(BaseOutputTransport):
         self._transport = transport
         self._next_send_time = 0.0
         self._interval = 0.0
-
-    async def setup(self, setup: FrameProcessorSetup) -> None:
-        await super().setup(setup)
 
     async def start(self, frame: StartFrame) -> None:
         await super().start(frame)

@@ -1,0 +1,56 @@
+"""Barge-in per question: whether the candidate may interrupt what is being said now.
+
+The persona turns barge-in on or off, and each question may override it (off while the
+interviewer reads instructions, say). Which question is being asked is known only to the
+conductor, downstream of the user aggregator that decides about interruptions, so the
+conductor sends the policy upstream as a frame before each line, and a pipecat user mute
+strategy in the aggregator applies it while the interviewer speaks.
+
+Muting (rather than only not interrupting) is deliberate: with barge-in off, what the
+candidate says over the line is ignored, so a "mm-hm" while instructions are read cannot
+become their answer. Speech that continues after the interviewer stops is heard as usual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from loguru import logger
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    Frame,
+    SystemFrame,
+)
+from pipecat.turns.user_mute.base_user_mute_strategy import BaseUserMuteStrategy
+
+
+@dataclass
+class BargeInPolicyFrame(SystemFrame):
+    """Sent upstream by the conductor: may the candidate interrupt the next line?"""
+
+    allowed: bool = True
+    #: For the log: which question (or line) the policy belongs to.
+    label: str = ""
+
+
+class QuestionBargeInMuteStrategy(BaseUserMuteStrategy):
+    """Mutes the candidate while the interviewer speaks a line with barge-in off."""
+
+    def __init__(self, *, default_allowed: bool = True):
+        super().__init__()
+        self.allowed = default_allowed
+        self._bot_speaking = False
+
+    async def process_frame(self, frame: Frame) -> bool:
+        await super().process_frame(frame)
+        if isinstance(frame, BargeInPolicyFrame):
+            if frame.allowed != self.allowed:
+                state = "on" if frame.allowed else "off"
+                logger.debug(f"{self}: barge-in {state} for {frame.label or 'next line'}")
+            self.allowed = frame.allowed
+        elif isinstance(frame, BotStartedSpeakingFrame):
+            self._bot_speaking = True
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self._bot_speaking = False
+        return self._bot_speaking and not self.allowed

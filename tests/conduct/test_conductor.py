@@ -1,0 +1,221 @@
+"""The conductor in a real pipecat pipeline, with the frames its neighbours would send.
+
+Upstream frames (the interviewer speaking) enter at the sink as the output transport would
+send them; downstream frames (the candidate's turns) enter at the source as the user
+aggregator would. Silence thresholds are tenths of seconds, so the escalation runs in
+real time without slowing the suite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    EndFrame,
+    EndWorkerFrame,
+    Frame,
+    LLMContextFrame,
+    TTSSpeakFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+)
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineWorker
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.workers.runner import WorkerRunner
+
+from interview_pipeline.conduct.barge_in import BargeInPolicyFrame
+from interview_pipeline.conduct.conductor import ABANDON_LINE, REPEAT_LEAD, InterviewConductor
+from interview_pipeline.conduct.plan import OUT_OF_TIME_LINE, StepKind
+from interview_pipeline.personas.schema import Persona, Question, Silence
+
+DOWN, UP = FrameDirection.DOWNSTREAM, FrameDirection.UPSTREAM
+ANSWER = "I read the logs and the metrics, reproduced it, found the root cause and fixed it."
+
+
+def _persona(**update: Any) -> Persona:
+    base = Persona(
+        id="t",
+        interviewer={"name": "Alex"},
+        company={"name": "Acme", "role_title": "Engineer"},
+        opening="Hi {candidate_name}.",
+        closing="Goodbye, {candidate_name}.",
+        questions=[
+            Question(id="one", text="First?"),
+            Question(id="two", text="Second?", barge_in=False),
+        ],
+        silence=Silence(nudge_after_s=0.15, repeat_after_s=0.3, abandon_after_s=0.5),
+    )
+    return base.model_copy(update=update)
+
+
+class Collect(FrameProcessor):
+    def __init__(self, direction: FrameDirection) -> None:
+        super().__init__()
+        self.direction = direction
+        self.frames: list[Frame] = []
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if direction is self.direction:
+            self.frames.append(frame)
+        await self.push_frame(frame, direction)
+
+
+class Harness:
+    """A pipeline source → conductor → sink that can send frames either way."""
+
+    def __init__(self, persona: Persona) -> None:
+        self.conductor = InterviewConductor(persona, "Sam")
+        self.up = Collect(UP)
+        self.down = Collect(DOWN)
+        self.context = LLMContext()
+        self.worker = PipelineWorker(
+            Pipeline([self.up, self.conductor, self.down]), cancel_on_idle_timeout=False
+        )
+        self._started = asyncio.Event()
+        self._run: asyncio.Task[None] | None = None
+
+        @self.worker.event_handler("on_pipeline_started")
+        async def _started(_w: Any, _f: Any) -> None:
+            self._started.set()
+
+    async def __aenter__(self) -> Harness:
+        runner = WorkerRunner(handle_sigint=False)
+        await runner.add_workers(self.worker)
+        self._run = asyncio.create_task(runner.run())
+        await asyncio.wait_for(self._started.wait(), 2)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._run and not self._run.done():
+            await self.worker.queue_frame(EndFrame())
+        assert self._run is not None
+        await asyncio.wait_for(self._run, 5)
+
+    async def send(self, frame: Frame, direction: FrameDirection = DOWN) -> None:
+        await self.worker.queue_frame(frame, direction)
+        await asyncio.sleep(0.02)
+
+    async def speak(self, seconds: float = 0.05) -> None:
+        """The interviewer's audio plays (what the output transport reports upstream)."""
+        await self.send(BotStartedSpeakingFrame(), UP)
+        await asyncio.sleep(seconds)
+        await self.send(BotStoppedSpeakingFrame(), UP)
+
+    async def answer(self, text: str) -> None:
+        await self.send(UserStartedSpeakingFrame())
+        await self.send(UserStoppedSpeakingFrame())
+        self.context.add_message({"role": "user", "content": text})
+        await self.send(LLMContextFrame(context=self.context))
+
+    def said(self) -> list[str]:
+        return [f.text for f in self.down.frames if isinstance(f, TTSSpeakFrame)]
+
+    def directives(self) -> list[str]:
+        return [
+            str(m["content"])
+            for m in self.context.get_messages()
+            if isinstance(m, dict) and m.get("role") == "developer"
+        ]
+
+    def policies(self) -> list[bool]:
+        return [f.allowed for f in self.up.frames if isinstance(f, BargeInPolicyFrame)]
+
+    async def until(self, check: Callable[[], bool], within: float = 3.0) -> None:
+        deadline = asyncio.get_running_loop().time() + within
+        while not check():
+            assert asyncio.get_running_loop().time() < deadline, "timed out"
+            await asyncio.sleep(0.02)
+
+
+def _ended(h: Harness) -> bool:
+    return any(isinstance(f, EndWorkerFrame) for f in h.down.frames) or bool(
+        h._run and h._run.done()
+    )
+
+
+async def test_plan_drives_the_interview_to_completion() -> None:
+    async with Harness(_persona()) as h:
+        await h.conductor.begin()
+        await h.until(lambda: h.said() == ["Hi Sam. First?"])
+        await h.speak()
+        await h.answer(ANSWER)
+        await h.speak()
+        await h.answer(ANSWER)
+        await h.until(lambda: _ended(h))
+    kinds = [d.splitlines()[0] for d in h.directives()]
+    assert kinds[0].startswith("[interview step: question | question=two")
+    assert kinds[1].startswith("[interview step: closing")
+    assert h.conductor.outcome == "completed"
+    assert h.conductor.outcome_reason == "all questions asked"
+    # Barge-in: on for one, off for two (persona override), off for the goodbye.
+    assert h.policies() == [True, False, False]
+
+
+async def test_silence_nudges_repeats_and_abandons() -> None:
+    async with Harness(_persona()) as h:
+        await h.conductor.begin()
+        await h.speak()  # the opening ends: the floor is the candidate's
+        await h.until(lambda: len(h.said()) == 2)
+        assert h.said()[1] == "Take your time. Let me know when you're ready."
+        assert h.conductor.current and h.conductor.current.kind is StepKind.NUDGE
+        await h.speak(0.3)  # saying the nudge does not count as silence
+        await h.until(lambda: len(h.said()) == 3)
+        assert h.said()[2] == f"{REPEAT_LEAD} First?"
+        await h.speak(0.3)
+        await h.until(lambda: _ended(h))
+    assert h.said()[3] == ABANDON_LINE.format(name="Sam")
+    assert h.conductor.outcome == "abandoned" and h.conductor.outcome_reason == "no answer"
+    assert (h.conductor.nudges, h.conductor.repeats) == (1, 1)
+
+
+async def test_candidate_speaking_stops_the_silence_count() -> None:
+    async with Harness(_persona()) as h:
+        await h.conductor.begin()
+        await h.speak()
+        await h.send(UserStartedSpeakingFrame())
+        await asyncio.sleep(0.6)  # longer than abandon_after_s, but they are talking
+        assert h.said() == ["Hi Sam. First?"]
+        await h.send(UserStoppedSpeakingFrame())  # a cough: no words, nothing to answer
+        await h.until(lambda: len(h.said()) == 2)  # so the count starts again
+    assert h.conductor.current and h.conductor.current.kind is StepKind.NUDGE
+
+
+async def test_time_budget_spent_wraps_up_instead_of_nudging() -> None:
+    async with Harness(_persona(time_budget_s=0.05)) as h:
+        await h.conductor.begin()
+        await h.speak(0.1)
+        await h.until(lambda: _ended(h))
+    assert h.said()[1].startswith(OUT_OF_TIME_LINE)
+    assert h.conductor.outcome == "completed" and h.conductor.outcome_reason == "time budget"
+
+
+async def test_turn_without_new_words_repeats_instead_of_advancing() -> None:
+    async with Harness(_persona()) as h:
+        await h.conductor.begin()
+        await h.speak()
+        # pipecat's empty-turn recovery: a context run with no new user message
+        h.context.add_message({"role": "developer", "content": "Ask them to repeat."})
+        await h.send(LLMContextFrame(context=h.context))
+        await h.until(lambda: len(h.said()) == 2)
+    assert h.said()[1] == "Sorry, I didn't catch that. First?"
+    assert h.conductor.plan.asked == ["one"]
+
+
+async def test_reply_cut_off_before_it_was_heard_is_redone_not_skipped() -> None:
+    async with Harness(_persona()) as h:
+        await h.conductor.begin()
+        await h.speak()
+        await h.answer("I built a billing service with my team in Python last year.")
+        # No interviewer audio yet: the candidate goes on and their new turn cancels it.
+        await h.answer("And it cut our costs in half, which mattered a lot to us.")
+        await h.until(lambda: len(h.directives()) == 2)
+    first, second = (d.splitlines()[0] for d in h.directives())
+    assert first == second and "question=two" in first
+    assert h.conductor.plan.asked == ["one", "two"]
