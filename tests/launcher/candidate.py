@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 from livekit import rtc
 
-RATE = 48000
-FRAME = RATE // 100  # 10 ms
 THRESHOLD = 0.01  # RMS of float samples: well above the codec's comfort noise
 GAP_S = 0.7  # silence that ends an utterance
+#: A silent stretch inside an utterance at least this long is counted as a gap (an underrun
+#: when the interviewer's audio is a continuous tone, as in bench/launcher.py).
+MIN_GAP_S = 0.06
 
 
 @dataclass
@@ -33,8 +34,13 @@ class Utterance:
 class SimulatedCandidate:
     url: str
     token: str
+    #: 48 kHz / 10 ms is what a browser sends; benches use 16 kHz / 20 ms to spare the CPU.
+    rate: int = 48000
+    frame_ms: int = 10
     room: rtc.Room = field(default_factory=rtc.Room)
     utterances: list[Utterance] = field(default_factory=list)
+    #: Silent stretches (s) inside utterances, MIN_GAP_S <= gap < GAP_S.
+    gaps: list[float] = field(default_factory=list)
     joined_at: float | None = None
     interviewer_track_at: float | None = None
     _pending: list[np.ndarray] = field(default_factory=list)
@@ -46,7 +52,8 @@ class SimulatedCandidate:
         self.room.on("track_subscribed", self._on_track)
         await self.room.connect(self.url, self.token)
         self.joined_at = time.monotonic()
-        self.source = rtc.AudioSource(RATE, 1)
+        self.frame = self.rate * self.frame_ms // 1000
+        self.source = rtc.AudioSource(self.rate, 1)
         track = rtc.LocalAudioTrack.create_audio_track("microphone", self.source)
         await self.room.local_participant.publish_track(
             track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
@@ -63,7 +70,9 @@ class SimulatedCandidate:
             self._tasks.append(asyncio.ensure_future(self._listen(track)))
 
     async def _listen(self, track: rtc.Track) -> None:
-        stream = rtc.AudioStream(track, sample_rate=RATE, num_channels=1)
+        stream = rtc.AudioStream(
+            track, sample_rate=self.rate, num_channels=1, frame_size_ms=self.frame_ms
+        )
         current: Utterance | None = None
         async for event in stream:
             samples = np.frombuffer(event.frame.data, dtype=np.int16).astype(np.float32) / 32768
@@ -75,28 +84,30 @@ class SimulatedCandidate:
                     self.utterances.append(current)
                     async with self._heard:
                         self._heard.notify_all()
+                elif now - current.end > MIN_GAP_S + self.frame_ms / 1000:
+                    self.gaps.append(now - current.end - self.frame_ms / 1000)
                 current.end = now
 
     async def _mic(self) -> None:
         """Real-time 10 ms frames: queued answer audio, else silence."""
-        silence = np.zeros(FRAME, dtype=np.int16)
+        silence = np.zeros(self.frame, dtype=np.int16)
         next_at = time.monotonic()
         while True:
             chunk = self._pending.pop(0) if self._pending else silence
             if not self._pending:
                 self._sent.set()
-            frame = rtc.AudioFrame(chunk.tobytes(), RATE, 1, len(chunk))
+            frame = rtc.AudioFrame(chunk.tobytes(), self.rate, 1, len(chunk))
             await self.source.capture_frame(frame)
-            next_at += len(chunk) / RATE
+            next_at += len(chunk) / self.rate
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
     async def say(self, wav: Path) -> float:
         """Speak a recorded answer in real time; returns when it has been sent (monotonic)."""
-        pcm = read_wav(wav)
-        for i in range(0, len(pcm), FRAME):
-            chunk = pcm[i : i + FRAME]
-            if len(chunk) < FRAME:
-                chunk = np.pad(chunk, (0, FRAME - len(chunk)))
+        pcm = read_wav(wav, self.rate)
+        for i in range(0, len(pcm), self.frame):
+            chunk = pcm[i : i + self.frame]
+            if len(chunk) < self.frame:
+                chunk = np.pad(chunk, (0, self.frame - len(chunk)))
             self._pending.append(chunk)
         self._sent.clear()
         await self._sent.wait()
@@ -136,15 +147,15 @@ class SimulatedCandidate:
         await self.room.disconnect()
 
 
-def read_wav(path: Path) -> np.ndarray:
-    """Mono int16 at 48 kHz (the fixtures are 16 kHz mono)."""
+def read_wav(path: Path, rate: int) -> np.ndarray:
+    """Mono int16 at ``rate`` (the fixtures are 16 kHz mono)."""
     with wave.open(str(path), "rb") as w:
-        rate, channels = w.getframerate(), w.getnchannels()
+        wav_rate, channels = w.getframerate(), w.getnchannels()
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
     if channels > 1:
         pcm = pcm.reshape(-1, channels)[:, 0]
-    if rate != RATE:
+    if wav_rate != rate:
         import soxr
 
-        pcm = soxr.resample(pcm, rate, RATE).astype(np.int16)
+        pcm = soxr.resample(pcm, wav_rate, rate).astype(np.int16)
     return pcm

@@ -219,8 +219,8 @@ def free_port() -> int:
 class LocalLiveKitServer:
     """``livekit-server --dev`` on 127.0.0.1 with free ports, for tests and keyless local runs.
 
-    Each instance picks its own HTTP, ICE/TCP and a small ICE/UDP range, so several can run at
-    once (parallel test sessions) without fighting over 7880/7881.
+    Each instance picks its own HTTP, ICE/TCP and ICE/UDP ports, so several can run at once
+    (parallel test sessions) without fighting over 7880/7881/7882.
     """
 
     API_KEY = "devkey"
@@ -242,14 +242,13 @@ class LocalLiveKitServer:
         return LiveKitCredentials(self.url, self.API_KEY, self.API_SECRET)
 
     def _config(self) -> str:
-        tcp = free_port()
-        udp = _free_udp_range(20)
+        # One muxed UDP port (like the Docker image's 7882) rather than a range: any number of
+        # peer connections share it, and parallel servers need only one free port each.
         return (
             f"port: {self.port}\n"
             "rtc:\n"
-            f"  tcp_port: {tcp}\n"
-            f"  port_range_start: {udp}\n"
-            f"  port_range_end: {udp + 20}\n"
+            f"  tcp_port: {free_port()}\n"
+            f"  udp_port: {_free_udp_port()}\n"
             "  use_external_ip: false\n"
             "logging:\n"
             "  level: info\n"
@@ -320,22 +319,7 @@ def _die_with_parent() -> None:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _free_udp_range(width: int) -> int:
-    """A start port whose next ``width`` UDP ports look free (best effort, no reservation)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind(("127.0.0.1", 0))
-            start = int(s.getsockname()[1])
-        if start + width > 65000:
-            continue
-        ok = True
-        for p in range(start, start + width + 1):
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                try:
-                    s.bind(("127.0.0.1", p))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return start
-    return 52000
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

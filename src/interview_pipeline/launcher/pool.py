@@ -72,9 +72,11 @@ class WorkerProcess:
                     self.ready.set()
                 else:
                     self.events.put_nowait(msg)
-        finally:
             await self.proc.wait()
-            self.exited.set()
+        finally:
+            # Also on cancellation (loop shutting down): never block on a process here.
+            if self.proc.returncode is not None:
+                self.exited.set()
             self.events.put_nowait(None)
 
     async def send(self, msg: dict[str, Any]) -> bool:
@@ -95,14 +97,15 @@ class WorkerProcess:
 
     async def kill(self, grace_s: float = 3.0) -> None:
         """SIGTERM the whole group, SIGKILL what is left after the grace, reap the worker."""
-        if self.alive:
+        if self.alive and grace_s > 0:
             self.signal_group(signal.SIGTERM)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.exited.wait(), grace_s)
+                await asyncio.wait_for(self.proc.wait(), grace_s)
         # Even when the worker itself is gone, a child it started may still hold the group.
         self.signal_group(signal.SIGKILL)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.exited.wait(), 5.0)
+            await asyncio.wait_for(self.proc.wait(), 5.0)
+        self.exited.set()
         if self.proc.stdin is not None:
             with contextlib.suppress(Exception):
                 self.proc.stdin.close()
@@ -136,6 +139,8 @@ class WorkerPool:
         self.on_change = on_change
         self.idle: list[WorkerProcess] = []
         self.busy: set[WorkerProcess] = set()
+        #: Started but not yet handed their settings: still ours to kill on close.
+        self.spawning: set[WorkerProcess] = set()
         self.closed = False
         self._replenishing: asyncio.Task[None] | None = None
 
@@ -172,7 +177,14 @@ class WorkerPool:
             if stderr is not None:
                 stderr.close()
         worker = WorkerProcess(proc, log_path=log_path)
-        await worker.send({"type": "config", "settings": settings_payload(self.settings)})
+        self.spawning.add(worker)
+        try:
+            await worker.send({"type": "config", "settings": settings_payload(self.settings)})
+        except BaseException:
+            await worker.kill(grace_s=0.0)
+            raise
+        finally:
+            self.spawning.discard(worker)
         logger.debug("bot worker {} spawned", worker.pid)
         return worker
 
@@ -182,10 +194,14 @@ class WorkerPool:
             if len(self.idle) >= self.size:
                 break
             try:
-                self.idle.append(await self.spawn())
+                worker = await self.spawn()
             except OSError as exc:
                 logger.error("cannot start a bot worker: {}", exc)
                 break
+            if self.closed:  # closed while this one was starting
+                await worker.kill(grace_s=0.0)
+                break
+            self.idle.append(worker)
             self._changed()
 
     def replenish_soon(self) -> None:
@@ -226,9 +242,10 @@ class WorkerPool:
             self._replenishing.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._replenishing
-        workers = [*self.idle, *self.busy]
+        workers = [*self.idle, *self.busy, *self.spawning]
         self.idle.clear()
         self.busy.clear()
+        self.spawning.clear()
         await asyncio.gather(*(w.kill(grace_s) for w in workers), return_exceptions=True)
         self._changed()
 

@@ -1,0 +1,406 @@
+"""Launcher benchmarks: spawn latency, greeting latency, memory, concurrent voice sessions.
+
+Prints numbers; never passes or fails. Needs the livekit-server binary (started here on free
+ports) and, for the local-engine sections, the hash-pinned model packages.
+
+    python bench/launcher.py                 # everything (about 10 minutes on 2 cores)
+    python bench/launcher.py --only spawn    # spawn + greeting + memory, local engines
+    python bench/launcher.py --only load --steps 1,8,16,24,32,40
+
+Sections
+  spawn   POST /sessions -> bot joined the room (status waiting_for_candidate), p50/p95, with a
+          warm pool and cold (pool size 0); candidate joined -> first greeting audio received,
+          p50/p95; memory (RSS and PSS) of an idle pooled process and of a live session.
+  load    the cloud path (Deepgram/OpenAI/ElevenLabs services) against loopback fakes in a
+          separate process, N concurrent voice sessions (avatar off), each candidate answering
+          twice. Reports answer-end -> next interviewer audio p50/p95 and audio gaps inside the
+          interviewer's speech (the fake TTS speaks a continuous tone, so any silence inside an
+          utterance is an underrun). Ramps N until p95 doubles against N=1 or gaps appear.
+          The simulated candidates run in this process and share the two cores with the bots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "launcher"))
+
+from candidate import SimulatedCandidate  # noqa: E402
+
+from interview_pipeline.config import Settings  # noqa: E402
+from interview_pipeline.launcher.app import create_app  # noqa: E402
+from interview_pipeline.launcher.livekit import LocalLiveKitServer, find_server_binary  # noqa: E402
+
+KEY = "bench-key"
+ANSWER = ROOT / "tests" / "fixtures" / "answers" / "maya_process.wav"
+FIXED_ANSWER_TEXT = "I start with research. I talk to users, then I build a quick prototype."
+
+
+# --- small helpers ------------------------------------------------------------------------------
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def summary(values: list[float], unit: str = "s") -> str:
+    if not values:
+        return "n/a"
+    scale, fmt = (1000, "{:.0f} ms") if unit == "ms" else (1, "{:.2f} s")
+    return (
+        f"p50 {fmt.format(pct(values, 50) * scale)}, p95 {fmt.format(pct(values, 95) * scale)}"
+        f" (n={len(values)}, max {fmt.format(max(values) * scale)})"
+    )
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("Rss", "Pss", "Private_Dirty"):
+                out[key] = int(value.split()[0]) / 1024
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    with contextlib.suppress(OSError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies over all cores, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+@contextlib.asynccontextmanager
+async def launcher(settings: Settings, bot: str) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    app = create_app(settings, bot=bot, log_dir=settings.data_dir / "logs")
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {KEY}"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://launcher", headers=headers, timeout=120
+        ) as client:
+            yield app, client
+
+
+async def wait_for(predicate: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        await asyncio.sleep(0.02)
+
+
+async def wait_status(client: httpx.AsyncClient, sid: str, wanted: str, timeout_s: float) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        data = (await client.get(f"/sessions/{sid}")).json()
+        if data["status"] == wanted:
+            return data
+        if data["status"] in ("failed", "completed", "abandoned") or time.monotonic() > deadline:
+            raise RuntimeError(f"session {sid}: {data['status']} ({data.get('reason')})")
+        await asyncio.sleep(0.02)
+
+
+def base_settings(tmp: Path, lk: LocalLiveKitServer, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "livekit_url": lk.url,
+        "livekit_api_key": lk.API_KEY,
+        "livekit_api_secret": lk.API_SECRET,
+        "api_keys": KEY,
+        "data_dir": tmp,
+        "store_path": tmp / "sessions.sqlite3",
+        "drain_grace_s": 1.0,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+# --- spawn, greeting, memory (local engines) -----------------------------------------------------
+async def one_session(app: Any, client: httpx.AsyncClient, lk: LocalLiveKitServer) -> dict:
+    t_post = time.time()
+    t_post_mono = time.monotonic()
+    created = (
+        await client.post("/sessions", json={"persona": "maya", "candidate": {"name": "Sam"}})
+    ).json()
+    sid = created["session_id"]
+    rooms = app.state.launcher.sessions.rooms
+    while "interviewer" not in await rooms.participants(created["room"]):  # noqa: ASYNC110
+        await asyncio.sleep(0.02)
+    in_room = time.monotonic() - t_post_mono
+    joined = await wait_status(client, sid, "waiting_for_candidate", 120)
+    worker = app.state.launcher.sessions.live[sid].worker
+    result: dict[str, Any] = {"in_room": in_room, "spawn": joined["bot_joined_at"] - t_post}
+    candidate = SimulatedCandidate(lk.url, created["candidate_token"])
+    t_connect = time.monotonic()
+    await candidate.join()
+    greeting = await candidate.wait_utterance(0.0, timeout_s=30)
+    result["greeting_from_connected"] = greeting.start - (candidate.joined_at or t_connect)
+    result["greeting_from_connect_call"] = greeting.start - t_connect
+    result["track_from_connected"] = (candidate.interviewer_track_at or greeting.start) - (
+        candidate.joined_at or t_connect
+    )
+    await asyncio.sleep(2.0)
+    result["live_memory"] = memory_mb(worker.pid)
+    await client.delete(f"/sessions/{sid}")
+    await candidate.leave()
+    return result
+
+
+async def bench_spawn(lk: LocalLiveKitServer, tmp: Path, n_warm: int, n_cold: int) -> None:
+    print("\n== spawn and greeting (local engines: Whisper, Piper, Silero, Smart Turn, avatar)")
+    for label, pool_size, n in (("warm", 1, n_warm), ("cold", 0, n_cold)):
+        settings = base_settings(tmp / label, lk, pool_size=pool_size, max_sessions=4)
+        results = []
+        idle_mem: list[dict[str, float]] = []
+        warm_s: list[float] = []
+        async with launcher(settings, "interview_pipeline.bot") as (app, client):
+            pool = app.state.launcher.pool
+            for _ in range(n):
+                if pool_size:
+                    await wait_for(lambda p=pool: p.ready_count >= 1, 120, "pool never warmed")
+                    await asyncio.sleep(1.0)  # let the spare settle after warming
+                    spare = next(w for w in pool.idle if w.ready.is_set())
+                    idle_mem.append(memory_mb(spare.pid))
+                    warm_s.append(spare.warm_s or 0.0)
+                results.append(await one_session(app, client, lk))
+        print(f"POST -> bot in the room, {label} pool: {summary([r['in_room'] for r in results])}")
+        print(
+            f"POST -> bot ready, greeting synthesised ({label}): "
+            + summary([r["spawn"] for r in results])
+        )
+        if label == "warm":
+            print(
+                "candidate connected -> first greeting audio: "
+                + summary([r["greeting_from_connected"] for r in results], "ms")
+            )
+            print(
+                "  of which: connected -> interviewer track subscribed: "
+                + summary([r["track_from_connected"] for r in results], "ms")
+            )
+            print(
+                "candidate connect() called -> first greeting audio: "
+                + summary([r["greeting_from_connect_call"] for r in results], "ms")
+            )
+            print(f"pooled process warm-up (imports + models): {summary(warm_s)}")
+            _print_memory("idle pooled process", idle_mem)
+        _print_memory(f"live session ({label})", [r["live_memory"] for r in results])
+
+
+def _print_memory(label: str, samples: list[dict[str, float]]) -> None:
+    samples = [s for s in samples if s]
+    if not samples:
+        return
+    rss = statistics.median(s["Rss"] for s in samples)
+    pss = statistics.median(s["Pss"] for s in samples)
+    dirty = statistics.median(s["Private_Dirty"] for s in samples)
+    print(f"memory, {label}: RSS {rss:.0f} MB, PSS {pss:.0f} MB, private dirty {dirty:.0f} MB")
+
+
+# --- concurrency on the cloud path ----------------------------------------------------------------
+def serve_fakes() -> None:
+    """Run in a child process: the three vendor fakes, cheap enough not to be the bottleneck."""
+    import numpy as np
+
+    from interview_pipeline.fakes import DeepgramFake, ElevenLabsFake, OpenAIFake
+
+    def transcribe(pcm: np.ndarray, rate: int) -> str:
+        return FIXED_ANSWER_TEXT
+
+    def tone(text: str, rate: int) -> bytes:
+        seconds = min(4.0, 0.05 * len(text) + 0.3)
+        t = np.arange(int(rate * seconds)) / rate
+        return (0.3 * 32767 * np.sin(2 * np.pi * 220 * t)).astype(np.int16).tobytes()
+
+    async def run() -> None:
+        fakes = (
+            DeepgramFake(transcribe, finalize_delay_s=0.25),
+            OpenAIFake(first_token_delay_s=0.3),
+            ElevenLabsFake(tone, first_audio_delay_s=0.075),
+        )
+        async with contextlib.AsyncExitStack() as stack:
+            dg, oa, el = [await stack.enter_async_context(f) for f in fakes]
+            print(
+                json.dumps(
+                    {"deepgram": dg.base_url, "openai": oa.base_url, "elevenlabs": el.base_url}
+                ),
+                flush=True,
+            )
+            await asyncio.Event().wait()
+
+    asyncio.run(run())
+
+
+def voice_only_personas(tmp: Path) -> Path:
+    folder = tmp / "personas"
+    folder.mkdir(parents=True, exist_ok=True)
+    text = (ROOT / "personas" / "maya.yaml").read_text()
+    (folder / "maya.yaml").write_text(text.replace("renderer: local", "renderer: none"))
+    return folder
+
+
+async def run_candidate(client: httpx.AsyncClient, lk: LocalLiveKitServer, answers: int) -> dict:
+    created = (
+        await client.post("/sessions", json={"persona": "maya", "candidate": {"name": "Sam"}})
+    ).json()
+    sid = created["session_id"]
+    await wait_status(client, sid, "waiting_for_candidate", 120)
+    candidate = SimulatedCandidate(lk.url, created["candidate_token"], rate=16000, frame_ms=20)
+    await candidate.join()
+    latencies = []
+    try:
+        await candidate.wait_utterance(0.0, timeout_s=60)
+        await candidate.wait_quiet(1.5, 60)
+        for _ in range(answers):
+            sent = await candidate.say(ANSWER)
+            reply = await candidate.wait_utterance(sent, timeout_s=60)
+            latencies.append(reply.start - sent)
+            await candidate.wait_quiet(1.5, 60)
+    finally:
+        await client.delete(f"/sessions/{sid}")
+        await candidate.leave()
+    return {"latencies": latencies, "gaps": candidate.gaps}
+
+
+async def load_step(lk: LocalLiveKitServer, tmp: Path, env: dict[str, str], n: int) -> dict:
+    settings = base_settings(
+        tmp / f"load-{n}",
+        lk,
+        pool_size=n,
+        max_sessions=n,
+        personas_dir=voice_only_personas(tmp),
+        stt_provider="deepgram",
+        llm_provider="openai",
+        tts_provider="elevenlabs",
+        deepgram_api_key="fake",
+        openai_api_key="fake",
+        elevenlabs_api_key="fake",
+        deepgram_base_url=env["deepgram"],
+        openai_base_url=env["openai"],
+        elevenlabs_base_url=env["elevenlabs"],
+    )
+    async with launcher(settings, "interview_pipeline.bot") as (app, client):
+        pool = app.state.launcher.pool
+        await wait_for(lambda: pool.ready_count >= n, 60 + 5 * n, "pool never filled")
+        await asyncio.sleep(2.0)
+        idle = [memory_mb(w.pid) for w in pool.idle]
+        live: dict[int, float] = {}
+
+        async def sample_live() -> None:
+            while True:
+                await asyncio.sleep(2.0)
+                for w in list(pool.busy):
+                    pss = memory_mb(w.pid).get("Pss")
+                    if pss:
+                        live[w.pid] = max(live.get(w.pid, 0.0), pss)
+
+        sampler = asyncio.ensure_future(sample_live())
+        busy0, total0 = machine_busy()
+        me0 = cpu_seconds(os.getpid())
+        runs = await asyncio.gather(
+            *(run_candidate(client, lk, answers=2) for _ in range(n)), return_exceptions=True
+        )
+        busy1, total1 = machine_busy()
+        me_cpu = cpu_seconds(os.getpid()) - me0
+        wall = (total1 - total0) / (os.cpu_count() or 1) / os.sysconf("SC_CLK_TCK")
+        sampler.cancel()
+    ok = [r for r in runs if isinstance(r, dict)]
+    errors = [repr(r) for r in runs if not isinstance(r, dict)]
+    return {
+        "n": n,
+        "latencies": [x for r in ok for x in r["latencies"]],
+        "gaps": [x for r in ok for x in r["gaps"]],
+        "errors": errors,
+        "idle_pss": statistics.median(m["Pss"] for m in idle if m) if idle else float("nan"),
+        "live_pss": statistics.median(live.values()) if live else float("nan"),
+        "machine_cores": (busy1 - busy0) / max(1, total1 - total0) * (os.cpu_count() or 1),
+        "bench_cores": me_cpu / max(wall, 1e-6),
+    }
+
+
+async def bench_load(lk: LocalLiveKitServer, tmp: Path, steps: list[int]) -> None:
+    print("\n== concurrent voice sessions: cloud path on loopback fakes, avatar off")
+    fakes = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--serve-fakes", stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert fakes.stdout is not None
+        env = json.loads(await fakes.stdout.readline())
+        baseline: float | None = None
+        for n in steps:
+            r = await load_step(lk, tmp, env, n)
+            p95 = pct(r["latencies"], 95)
+            baseline = baseline if baseline is not None else p95
+            print(
+                f"N={n:>3}: answer end -> next interviewer audio {summary(r['latencies'])}; "
+                f"gaps >= 60 ms inside speech: {len(r['gaps'])}; errors {len(r['errors'])}; "
+                f"PSS idle {r['idle_pss']:.0f} MB, live {r['live_pss']:.0f} MB; cores busy "
+                f"{r['machine_cores']:.2f} of {os.cpu_count()} (candidates+launcher "
+                f"{r['bench_cores']:.2f})",
+                flush=True,
+            )
+            for err in r["errors"][:3]:
+                print(f"        error: {err[:300]}")
+            if r["errors"] or r["gaps"] or p95 > 2 * baseline:
+                print(f"stopped at N={n}: p95 {p95:.2f}s vs baseline {baseline:.2f}s")
+                break
+    finally:
+        fakes.terminate()
+        await fakes.wait()
+
+
+async def main(args: argparse.Namespace) -> None:
+    binary = find_server_binary(Settings(_env_file=None))  # type: ignore[call-arg]
+    if binary is None:
+        sys.exit(
+            "livekit-server binary not found (go install .../livekit-server/cmd/server@v1.13.5)"
+        )
+    with tempfile.TemporaryDirectory(prefix="bench-launcher-") as tmpdir:
+        tmp = Path(tmpdir)
+        with LocalLiveKitServer(binary, log_path=tmp / "livekit.log") as lk:
+            print(f"machine: {os.cpu_count()} cores; livekit-server {lk.url}")
+            if args.only in (None, "spawn"):
+                await bench_spawn(lk, tmp, args.warm, args.cold)
+            if args.only in (None, "load"):
+                await bench_load(lk, tmp, [int(s) for s in args.steps.split(",")])
+    ffi = sys.modules.get("livekit.rtc._ffi_client")
+    if ffi is not None and ffi.FfiClient._instance is not None:
+        ffi.FfiClient._instance._dispose()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["spawn", "load"])
+    parser.add_argument("--warm", type=int, default=10)
+    parser.add_argument("--cold", type=int, default=5)
+    parser.add_argument("--steps", default="1,4,8,12,16,24,32,40")
+    parser.add_argument("--serve-fakes", action="store_true", help=argparse.SUPPRESS)
+    cli = parser.parse_args()
+    if cli.serve_fakes:
+        serve_fakes()
+    else:
+        import warnings
+
+        warnings.filterwarnings("ignore")
+        asyncio.run(main(cli))
