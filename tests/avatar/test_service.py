@@ -5,16 +5,24 @@ Timing assertions are loose on purpose: the machine is shared and noisy.
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import numpy as np
 import pytest
 from pipecat.frames.frames import (
     AggregatedTextFrame,
+    BotStartedSpeakingFrame,
+    Frame,
     InterruptionFrame,
+    OutputImageRawFrame,
+    TTSAudioRawFrame,
     TTSStartedFrame,
     TTSStoppedFrame,
     TTSTextFrame,
 )
 from pipecat.pipeline.pipeline import Pipeline
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import SleepFrame, run_test
 
 from interview_pipeline.avatar import HedraVideoService
@@ -24,7 +32,7 @@ from interview_pipeline.avatar.media import decode_audio
 from interview_pipeline.config import Settings
 from interview_pipeline.fakes.hedra import render_talking_mp4
 from interview_pipeline.personas.loader import PersonaLibrary
-from interview_pipeline.personas.schema import AvatarRenderer
+from interview_pipeline.personas.schema import AvatarRenderer, Persona
 
 from .conftest import SR, Collector, audio_frame, tone, with_renderer
 
@@ -116,9 +124,7 @@ async def test_renderer_none_is_a_pass_through(settings: Settings, library: Pers
 
 
 @pytest.fixture
-def clip_setup(
-    settings: Settings, library: PersonaLibrary
-) -> tuple[HedraVideoService, str, np.ndarray]:
+def hedra_persona(settings: Settings, library: PersonaLibrary) -> tuple[Persona, str]:
     """A hedra-renderer persona with one cached clip (rendered like the fake Hedra does)."""
     persona = with_renderer(library.load("maya"), AvatarRenderer.HEDRA, width=256, height=256)
     text = "Walk me through how you start a new design project."
@@ -132,14 +138,33 @@ def clip_setup(
         height=256,
     )
     lib.cache.store(lib.spec(text), render_talking_mp4(image, clip_audio, 16000, (270, 270)))
-    svc = HedraVideoService(persona=persona, portrait=None, settings=settings)
-    return svc, text, clip_audio
+    return persona, text
+
+
+@pytest.fixture
+def clip_setup(
+    settings: Settings, hedra_persona: tuple[Persona, str]
+) -> tuple[HedraVideoService, str]:
+    persona, text = hedra_persona
+    return HedraVideoService(persona=persona, portrait=None, settings=settings), text
+
+
+def _spoken(text: str) -> list[Frame]:
+    agg = AggregatedTextFrame(text, text_type="sentence")
+    agg.will_be_spoken = True
+    return [
+        agg,
+        TTSStartedFrame(),
+        audio_frame(tone(2.0, 0.3)),
+        TTSTextFrame(text, text_type="sentence"),
+        TTSStoppedFrame(),
+    ]
 
 
 async def test_cached_clip_replaces_tts_audio_and_video(
-    clip_setup: tuple[HedraVideoService, str, np.ndarray],
+    clip_setup: tuple[HedraVideoService, str],
 ) -> None:
-    svc, text, _ = clip_setup
+    svc, text = clip_setup
     agg = AggregatedTextFrame(text, text_type="sentence")
     agg.will_be_spoken = True
     tts_audio = tone(2.0, 0.3)  # what the TTS said: must not be played
@@ -165,9 +190,9 @@ async def test_cached_clip_replaces_tts_audio_and_video(
 
 
 async def test_unreadable_clip_falls_back_to_tts_audio(
-    clip_setup: tuple[HedraVideoService, str, np.ndarray],
+    clip_setup: tuple[HedraVideoService, str],
 ) -> None:
-    svc, text, _ = clip_setup
+    svc, text = clip_setup
     assert svc._library is not None
     path = svc._library.find(text)
     assert path is not None
@@ -189,3 +214,61 @@ def test_decoded_clip_audio_matches_what_went_in(tmp_path, settings: Settings) -
     mp4 = render_talking_mp4(prepare_portrait(None, 128, 128, "x"), pcm, 16000, (128, 128))
     out, rate = decode_audio(mp4, 16000)
     assert rate == 16000 and abs(len(out) - len(pcm)) < 0.05 * 16000
+
+
+class _Output(FrameProcessor):
+    """Stands in for the output transport: takes frames via write_video_frame and reports
+    playback (BotStartedSpeakingFrame upstream) only after ``hold_s``, like a closed join gate."""
+
+    def __init__(self, hold_s: float) -> None:
+        super().__init__()
+        self.hold_s = hold_s
+        self.written: list[tuple[float, OutputImageRawFrame]] = []
+        self.started_at: float | None = None
+
+    async def write_video_frame(self, frame: OutputImageRawFrame) -> bool:
+        self.written.append((time.monotonic(), frame))
+        return True
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, TTSAudioRawFrame) and self.started_at is None:
+            self.create_task(self._release())
+        await self.push_frame(frame, direction)
+
+    async def _release(self) -> None:
+        await asyncio.sleep(self.hold_s)
+        self.started_at = time.monotonic()
+        await self.push_frame(BotStartedSpeakingFrame(), FrameDirection.UPSTREAM)
+
+
+async def test_direct_video_out_waits_for_transport_playback(
+    settings: Settings, library: PersonaLibrary
+) -> None:
+    persona = with_renderer(library.load("maya"), AvatarRenderer.LOCAL, width=128, height=128)
+    out = _Output(hold_s=1.0)
+    svc = HedraVideoService(persona=persona, portrait=None, settings=settings, video_out=out)  # type: ignore[arg-type]
+    col = Collector()
+    await run_test(
+        Pipeline([svc, out, col]), frames_to_send=[audio_frame(tone(1.0, 0.6)), SleepFrame(2.5)]
+    )
+    assert not col.images()  # frames went to the transport, not down the pipeline
+    assert out.started_at is not None
+    t_audio = col.audio()[0][0]
+    held = [f for t, f in out.written if t_audio < t < out.started_at - 0.05]
+    playing = [f for t, f in out.written if out.started_at + 0.1 < t < out.started_at + 0.9]
+    assert len(held) > 15 and all(f.metadata["avatar"]["mouth"] == 0 for f in held)
+    assert min(f.metadata["avatar"]["mouth"] for f in playing) > 0.5
+
+
+async def test_clip_held_at_the_gate_plays_when_the_transport_starts(
+    settings: Settings, hedra_persona: tuple[Persona, str]
+) -> None:
+    persona, text = hedra_persona
+    out = _Output(hold_s=1.5)
+    svc = HedraVideoService(persona=persona, portrait=None, settings=settings, video_out=out)  # type: ignore[arg-type]
+    await run_test(Pipeline([svc, out]), frames_to_send=[*_spoken(text), SleepFrame(3.2)])
+    assert out.started_at is not None
+    clip = [t for t, f in out.written if f.metadata["avatar"]["source"] == "clip"]
+    assert clip and min(clip) > out.started_at  # nothing of the clip shows while held
+    assert len(clip) >= 0.8 * 1.2 * 25 and max(clip) - min(clip) > 1.0  # then all of it plays

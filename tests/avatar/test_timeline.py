@@ -59,3 +59,17 @@ def test_anchor_moves_turn_when_playback_starts_late_and_clear_closes_mouth() ->
     assert tl.sample(10.15).opening == 1.0 and tl.sample(10.05).opening == 0.0
     tl.clear(10.5)
     assert tl.sample(10.5).opening == 0.0 and not tl.speaking(10.6)
+
+
+def test_pending_speech_waits_for_playback_then_starts_there() -> None:
+    tl = SpeechTimeline(wait_for_playback=True)
+    tl.schedule(10.0, _env(1.0), _env(1.0))  # e.g. the greeting, held at the join gate
+    assert tl.sample(10.5).opening == 0.0 and not tl.speaking(10.5)
+    tl.sample(200.0)  # minutes pass: pending speech is never pruned
+    assert tl.playback_started(300.0) == 290.0
+    assert tl.sample(300.5).opening == 1.0
+    tl.schedule(300.6, _env(0.5), _env(0.5))  # while playing: queued behind, not pending
+    assert tl.sample(301.2).opening == 1.0
+    tl.playback_stopped()
+    tl.schedule(310.0, _env(0.5), _env(0.5))
+    assert tl.sample(310.2).opening == 0.0  # pending again until the transport says so

@@ -97,6 +97,8 @@ class ClipVideoReader:
                     continue
 
     def frame_at(self, offset: float) -> np.ndarray | None:
+        if self._stop.is_set():
+            return None
         while not self._done:
             if self._next is None:
                 try:

@@ -1,19 +1,29 @@
 """HedraVideoService: the avatar stage between TTS and transport out.
 
-How video stays in sync with the audio that is *heard* (|offset| ≤ 45 ms is the target):
+How video stays in sync with the audio that is *heard* (target |offset| ≤ 45 ms at the
+receiver):
 
-- This stage owns a frame clock (a task ticking at the persona's fps on absolute deadlines,
-  so it never drifts). Each tick renders the face for the instant that frame will be on
-  screen and pushes an ``OutputImageRawFrame``.
-- Where the audio will be at that instant comes from ``SpeechTimeline``: every TTS chunk is
-  scheduled at ``max(end of queued audio, now)``, which is how LiveKit's ``AudioSource``
-  plays its queue (see timeline.py for why write time is not play time), and re-anchored when
-  the output transport reports ``BotStartedSpeakingFrame`` later than predicted.
-- The output transport must run with ``video_out_is_live=True``: it then shows our frames in
-  order, paced at ``video_out_framerate``, one frame period after we push them. We render
-  each frame for ``tick + video_lead_s`` (default: one frame period) to cancel that delay.
-- Mouth openness looks 30 ms ahead, so lips lead the sound slightly and never trail it.
-- An ``InterruptionFrame`` clears the timeline: the very next tick draws a closed mouth.
+- This stage owns a frame clock: a task ticking at the persona's fps on absolute deadlines
+  (no drift). Each tick renders the face for one instant and sends it.
+- Where the audio is at that instant comes from ``SpeechTimeline``: each TTS chunk is
+  scheduled at ``max(end of queued audio, now)``, the way the output transport's real-time
+  audio writes play it out. The start of a turn is taken from the transport's
+  ``BotStartedSpeakingFrame`` when we write to it directly (audio may be held on the way, e.g.
+  the greeting at the join gate), else re-anchored by it if later than predicted (timeline.py).
+- Frames go straight to the output transport (``write_video_frame``; the first
+  ``BaseOutputTransport`` downstream is found at start, or pass ``video_out``), not through
+  Pipecat's video queue: in ``video_out_is_live`` mode that
+  queue never drops, so the frames made while LiveKit connects stay queued ahead of every later
+  frame (measured: a permanent ~190 ms lag); in the default mode its loop samples the latest
+  image at ~23 fps. It also keeps frames out of anything between us and the transport (the
+  join gate would hold 25 frames a second). With no transport downstream (tests), frames are
+  pushed downstream instead.
+- A frame written at ``tick`` shows the mouth for ``tick + video_lead_s``. Receivers buffer audio
+  longer than video (jitter buffer, Opus framing): measured over LiveKit, audio reached the
+  candidate 30–90 ms later than video written at the same moment, so the default lead for
+  direct writes is −50 ms (pushed frames get +1 frame, the transport's pacing delay).
+- Openness looks 30 ms ahead (lips move before the sound); an ``InterruptionFrame`` clears the
+  timeline, so the very next tick draws a closed mouth.
 
 Scripted sentences with a cached Hedra clip (persona ``avatar.renderer: hedra``) play the
 clip instead of the TTS audio: its audio goes downstream in place of the TTS frames and its
@@ -33,6 +43,7 @@ from loguru import logger
 from pipecat.frames.frames import (
     AggregatedTextFrame,
     BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
     CancelFrame,
     EndFrame,
     Frame,
@@ -44,6 +55,7 @@ from pipecat.frames.frames import (
     TTSTextFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.transports.base_output import BaseOutputTransport
 
 from interview_pipeline.avatar.clips import (
     ClipCache,
@@ -57,7 +69,7 @@ from interview_pipeline.avatar.face import DEFAULT_LAYOUT, pixel_digest, prepare
 from interview_pipeline.avatar.local import FaceRenderer, LocalFaceRenderer
 from interview_pipeline.avatar.matcher import Action, ClipMatcher, PassAudio, PlayClips
 from interview_pipeline.avatar.metrics import CLIP_PLAYS, FRAMES_SKIPPED
-from interview_pipeline.avatar.timeline import SpeechTimeline, mouth_envelope
+from interview_pipeline.avatar.timeline import Segment, SpeechTimeline, mouth_envelope
 from interview_pipeline.config import Settings, TTSProvider
 from interview_pipeline.personas.schema import AvatarRenderer, Persona
 
@@ -65,6 +77,8 @@ from interview_pipeline.personas.schema import AvatarRenderer, Persona
 _FADE_S = 0.12
 #: Silence between consecutive clips of one utterance.
 _CLIP_GAP_S = 0.15
+#: How far ahead of write time a directly written frame is rendered (see module docstring).
+DIRECT_LEAD_S = -0.05
 
 
 class HedraVideoService(FrameProcessor):
@@ -79,6 +93,8 @@ class HedraVideoService(FrameProcessor):
         renderer: FaceRenderer | None = None,
         clip_library: ClipLibrary | None = None,
         voice: str | None = None,
+        video_out: BaseOutputTransport | None = None,
+        find_video_out: bool = True,
         video_lead_s: float | None = None,
         **kwargs: Any,
     ):
@@ -89,7 +105,10 @@ class HedraVideoService(FrameProcessor):
         spec = persona.avatar
         self.enabled = spec.renderer is not AvatarRenderer.NONE
         self.width, self.height, self.fps = spec.width, spec.height, spec.fps
-        self._lead = 1.0 / self.fps if video_lead_s is None else video_lead_s
+        self._video_out = video_out
+        self._find_video_out = find_video_out
+        self._lead_override = video_lead_s
+        self._lead = 0.0
         self._renderer = renderer
         self._library = clip_library
         if self.enabled and (renderer is None or clip_library is None):
@@ -111,7 +130,7 @@ class HedraVideoService(FrameProcessor):
         self._timeline = SpeechTimeline()
         self._matcher = ClipMatcher(self._library.find if self._library else None)
         self._loads: dict[Path, asyncio.Future[LoadedClip]] = {}
-        self._playing: list[tuple[float, LoadedClip]] = []
+        self._playing: list[tuple[Segment, LoadedClip]] = []
         self._clock_task: asyncio.Task[None] | None = None
         self._mouth = 0.0
         self._load_failures_logged = False
@@ -136,10 +155,13 @@ class HedraVideoService(FrameProcessor):
             self._interrupt()
             await self.push_frame(frame, direction)
             return
-        if isinstance(frame, BotStartedSpeakingFrame) and direction is FrameDirection.UPSTREAM:
-            shift = self._timeline.anchor(time.monotonic())
-            if shift:
-                logger.debug(f"{self}: playback started {shift * 1000:.0f} ms after predicted")
+        if direction is FrameDirection.UPSTREAM:
+            if isinstance(frame, BotStartedSpeakingFrame):
+                shift = self._timeline.playback_started(time.monotonic())
+                if shift > 0.015:
+                    logger.debug(f"{self}: playback started {shift * 1000:.0f} ms after arrival")
+            elif isinstance(frame, BotStoppedSpeakingFrame):
+                self._timeline.playback_stopped()
             await self.push_frame(frame, direction)
             return
         if direction is FrameDirection.DOWNSTREAM:
@@ -217,7 +239,7 @@ class HedraVideoService(FrameProcessor):
             pieces.append(audio)
             opening, width = mouth_envelope(audio, rate)
             seg = self._timeline.schedule(now, opening, width, clip=clip, gap_s=gap)
-            self._playing.append((seg.end, clip))
+            self._playing.append((seg, clip))
             CLIP_PLAYS.labels(result="played").inc()
         out = TTSAudioRawFrame(
             np.concatenate(pieces).tobytes(), rate, 1, context_id=action.frame.context_id
@@ -236,7 +258,27 @@ class HedraVideoService(FrameProcessor):
         self._playing.clear()
 
     # --- frame clock -----------------------------------------------------------------------
+    def _find_output(self) -> BaseOutputTransport | None:
+        """The output transport downstream (through gates, recorders...), if any."""
+        node = self.next
+        for _ in range(16):
+            if node is None or isinstance(node, BaseOutputTransport):
+                return node
+            node = node.next
+        return None
+
     def _start_clock(self) -> None:
+        if self._video_out is None and self._find_video_out:
+            self._video_out = self._find_output()
+        direct = self._video_out is not None
+        default = DIRECT_LEAD_S if direct else 1.0 / self.fps
+        self._lead = default if self._lead_override is None else self._lead_override
+        # Writing to the transport ourselves, we know it reports playback: trust that over
+        # arrival times (something between us and it, like the join gate, may hold audio).
+        self._timeline.wait_for_playback = direct
+        logger.debug(
+            f"{self}: {'writing to ' + str(self._video_out) if direct else 'pushing'} video"
+        )
         if self._clock_task is None:
             self._clock_task = self.create_task(self._clock(), name="avatar-clock")
 
@@ -260,13 +302,19 @@ class HedraVideoService(FrameProcessor):
                 FRAMES_SKIPPED.inc(skipped)
                 tick += skipped
                 continue
-            await self.push_frame(self.render(deadline + self._lead))
+            frame = self.render(deadline + self._lead)
+            if self._video_out is not None:
+                await self._video_out.write_video_frame(frame)
+            else:
+                await self.push_frame(frame)
             tick += 1
 
     def render(self, t: float) -> OutputImageRawFrame:
         """The frame to show at monotonic time ``t`` (public for tests and the benchmark)."""
         assert self._renderer is not None
-        if self._playing and self._playing[0][0] < t - 0.5:
+        while (
+            self._playing and not self._playing[0][0].pending and self._playing[0][0].end < t - 0.5
+        ):
             self._playing.pop(0)[1].close()
         sample = self._timeline.sample(t)
         target = sample.opening

@@ -10,6 +10,11 @@ transport, so the moment we see a chunk is the moment it arrives there. ``schedu
 that rule; ``anchor`` corrects it when the transport reports (``BotStartedSpeakingFrame``)
 that playback actually began later than predicted.
 
+With ``wait_for_playback`` (set when an output transport is known to be downstream), speech
+that arrives while the bot is silent is *pending*: it may be held on its way out (the launcher's
+join gate keeps the greeting until the candidate arrives), so the mouth stays closed until the
+transport reports playback (``playback_started``), and the pending speech starts then.
+
 The mouth for a video frame shown at ``t`` is the loudest envelope value in
 ``[t - 10 ms, t + lookahead]``: the lips move a little *before* the sound, as real lips do,
 never after it.
@@ -73,6 +78,8 @@ class Segment:
     clip: Any = None
     #: Turn marker: the first segment after silence, which ``anchor`` may move.
     first_of_turn: bool = False
+    #: Not yet known to be playing (see ``wait_for_playback``): invisible, never pruned.
+    pending: bool = False
 
     @property
     def duration(self) -> float:
@@ -99,8 +106,11 @@ class SpeechTimeline:
     lookahead_s: float = 0.03
     #: Silence between chunks shorter than this keeps a turn going (anchor does not apply).
     turn_gap_s: float = 0.3
+    #: Hold speech that starts a turn until ``playback_started`` (see module docstring).
+    wait_for_playback: bool = False
     _segments: deque[Segment] = field(default_factory=deque)
     _end: float = 0.0
+    _playing: bool = False
 
     @property
     def end(self) -> float:
@@ -108,7 +118,7 @@ class SpeechTimeline:
         return self._end
 
     def speaking(self, t: float) -> bool:
-        return any(s.start <= t < s.end for s in self._segments)
+        return any(s.start <= t < s.end and not s.pending for s in self._segments)
 
     def schedule(
         self,
@@ -122,10 +132,28 @@ class SpeechTimeline:
         """Queue audio that reached the transport at ``now``; see the module docstring."""
         first = now > self._end + self.turn_gap_s
         start = max(self._end + gap_s, now)
-        seg = Segment(start, opening, width, clip=clip, first_of_turn=first)
+        pending = self.wait_for_playback and not self._playing
+        seg = Segment(start, opening, width, clip=clip, first_of_turn=first, pending=pending)
         self._segments.append(seg)
         self._end = seg.end
         return seg
+
+    def playback_started(self, t: float) -> float:
+        """The transport began playing (``BotStartedSpeakingFrame``); returns the shift applied."""
+        self._playing = True
+        pending = [s for s in self._segments if s.pending]
+        if not pending:
+            return self.anchor(t)
+        delta = t - pending[0].start
+        for seg in pending:
+            seg.start += delta
+            seg.pending = False
+        self._end = max(self._end + delta, pending[-1].end)
+        return delta
+
+    def playback_stopped(self) -> None:
+        """The transport went quiet (``BotStoppedSpeakingFrame``): new speech is pending again."""
+        self._playing = False
 
     def anchor(self, playback_started: float, tolerance_s: float = 0.015) -> float:
         """Shift the current turn later if the transport started playing it later.
@@ -152,16 +180,19 @@ class SpeechTimeline:
         """Forget queued speech (interruption): the next frame shows a closed mouth."""
         self._segments.clear()
         self._end = now
+        self._playing = False
 
     def sample(self, t: float) -> Sample:
         """The mouth at ``t``, looking slightly ahead (see module docstring)."""
-        while self._segments and self._segments[0].end < t - 1.0:
+        while self._segments and self._segments[0].end < t - 1.0 and not self._segments[0].pending:
             self._segments.popleft()
         best = 0.0
         width = 0.0
         current: Segment | None = None
         lo, hi = t - 0.01, t + self.lookahead_s
         for seg in self._segments:
+            if seg.pending:
+                break  # everything after a pending segment is pending too
             if seg.start > hi:
                 break
             if seg.end <= lo:

@@ -1,0 +1,48 @@
+"""End to end over a real livekit-server: the candidate receives the avatar's camera track.
+
+The bot side is wired as production wires it (``HedraVideoService(video_out=transport.output())``
+with the persona's size and fps on ``LiveKitParams``); the candidate is the LiveKit Python SDK.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from interview_pipeline.config import Settings
+from interview_pipeline.launcher.livekit import LocalLiveKitServer, find_server_binary
+from interview_pipeline.personas.loader import PersonaLibrary
+from interview_pipeline.personas.schema import AvatarRenderer
+
+from .conftest import with_renderer
+from .livekit_av import measure_av
+
+pytestmark = pytest.mark.livekit
+
+
+@pytest.fixture(scope="module")
+def livekit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLiveKitServer]:
+    binary = find_server_binary(Settings(_env_file=None))  # type: ignore[call-arg]
+    if binary is None:
+        pytest.skip("livekit-server binary not found (go install .../livekit-server/cmd/server)")
+    server = LocalLiveKitServer(binary, log_path=tmp_path_factory.mktemp("lk") / "server.log")
+    yield server.start()
+    server.stop()
+    ffi = sys.modules.get("livekit.rtc._ffi_client")
+    if ffi is not None and ffi.FfiClient._instance is not None:
+        ffi.FfiClient._instance._dispose()  # before interpreter teardown (else exit 134)
+
+
+async def test_candidate_receives_camera_track_in_sync(
+    livekit: LocalLiveKitServer, settings: Settings, library: PersonaLibrary, tmp_path: Path
+) -> None:
+    persona = with_renderer(library.load("maya"), AvatarRenderer.LOCAL, width=320, height=320)
+    result = await measure_av(livekit.credentials, persona, settings, count=5)
+    assert {"KIND_AUDIO", "KIND_VIDEO"} <= result.tracks
+    assert result.video_size == (320, 320)
+    assert result.video_fps > 21  # 25 configured; loose for a busy 2-core machine
+    assert len(result.offsets_ms) >= 4  # every pulse moved the mouth
+    assert abs(result.median_ms) <= 70  # bench/avatar_render.py measures this properly
