@@ -283,7 +283,9 @@ async def run_candidate(client: httpx.AsyncClient, lk: LocalLiveKitServer, answe
     return {"latencies": latencies, "gaps": candidate.gaps}
 
 
-async def load_step(lk: LocalLiveKitServer, tmp: Path, env: dict[str, str], n: int) -> dict:
+async def load_step(
+    lk: LocalLiveKitServer, tmp: Path, env: dict[str, str], n: int, helpers: dict[str, int]
+) -> dict:
     settings = base_settings(
         tmp / f"load-{n}",
         lk,
@@ -303,26 +305,34 @@ async def load_step(lk: LocalLiveKitServer, tmp: Path, env: dict[str, str], n: i
     async with launcher(settings, "interview_pipeline.bot") as (app, client):
         pool = app.state.launcher.pool
         await wait_for(lambda: pool.ready_count >= n, 60 + 5 * n, "pool never filled")
+        # Steady state: no replacement warming up (1-2 CPU-seconds each) during the measurement.
+        pool.size = 0
         await asyncio.sleep(2.0)
         idle = [memory_mb(w.pid) for w in pool.idle]
         live: dict[int, float] = {}
+        bot_cpu: dict[int, list[float]] = {}
 
         async def sample_live() -> None:
             while True:
-                await asyncio.sleep(2.0)
+                await asyncio.sleep(1.0)
                 for w in list(pool.busy):
                     pss = memory_mb(w.pid).get("Pss")
                     if pss:
                         live[w.pid] = max(live.get(w.pid, 0.0), pss)
+                    cpu = cpu_seconds(w.pid)
+                    if cpu:
+                        bot_cpu.setdefault(w.pid, [cpu, cpu])[1] = cpu
 
         sampler = asyncio.ensure_future(sample_live())
         busy0, total0 = machine_busy()
         me0 = cpu_seconds(os.getpid())
+        others0 = {name: cpu_seconds(pid) for name, pid in helpers.items()}
         runs = await asyncio.gather(
             *(run_candidate(client, lk, answers=2) for _ in range(n)), return_exceptions=True
         )
         busy1, total1 = machine_busy()
         me_cpu = cpu_seconds(os.getpid()) - me0
+        others = {name: cpu_seconds(pid) - others0[name] for name, pid in helpers.items()}
         wall = (total1 - total0) / (os.cpu_count() or 1) / os.sysconf("SC_CLK_TCK")
         sampler.cancel()
     ok = [r for r in runs if isinstance(r, dict)]
@@ -336,6 +346,10 @@ async def load_step(lk: LocalLiveKitServer, tmp: Path, env: dict[str, str], n: i
         "live_pss": statistics.median(live.values()) if live else float("nan"),
         "machine_cores": (busy1 - busy0) / max(1, total1 - total0) * (os.cpu_count() or 1),
         "bench_cores": me_cpu / max(wall, 1e-6),
+        "bot_cores_each": statistics.median(b - a for a, b in bot_cpu.values()) / max(wall, 1e-6)
+        if bot_cpu
+        else float("nan"),
+        "helper_cores": {k: v / max(wall, 1e-6) for k, v in others.items()},
     }
 
 
@@ -349,7 +363,8 @@ async def bench_load(lk: LocalLiveKitServer, tmp: Path, steps: list[int]) -> Non
         env = json.loads(await fakes.stdout.readline())
         baseline: float | None = None
         for n in steps:
-            r = await load_step(lk, tmp, env, n)
+            helpers = {"livekit-server": lk.proc.pid if lk.proc else 0, "fakes": fakes.pid}
+            r = await load_step(lk, tmp, env, n, helpers)
             p95 = pct(r["latencies"], 95)
             baseline = baseline if baseline is not None else p95
             print(
@@ -357,7 +372,9 @@ async def bench_load(lk: LocalLiveKitServer, tmp: Path, steps: list[int]) -> Non
                 f"gaps >= 60 ms inside speech: {len(r['gaps'])}; errors {len(r['errors'])}; "
                 f"PSS idle {r['idle_pss']:.0f} MB, live {r['live_pss']:.0f} MB; cores busy "
                 f"{r['machine_cores']:.2f} of {os.cpu_count()} (candidates+launcher "
-                f"{r['bench_cores']:.2f})",
+                f"{r['bench_cores']:.2f}, per bot {r['bot_cores_each']:.2f}, "
+                + ", ".join(f"{k} {v:.2f}" for k, v in r["helper_cores"].items())
+                + ")",
                 flush=True,
             )
             for err in r["errors"][:3]:
