@@ -9,8 +9,9 @@
 3. concurrent sessions: N processes at once, N = 1, 2, 4, 8, ...; the largest N where every
    session still delivers ≥ 24.5 fps; also with LiveKit publishing (VP8 encode) when a
    livekit-server binary is available;
-4. cached clip: delay from the clip's first audio to its first video frame;
-5. A/V offset at the receiving side of a real LiveKit room (needs livekit-server).
+4. cached clip: at the receiving side of a real LiveKit room, the clip's first video frame
+   vs its first audio (first mouth opening vs first sound); needs livekit-server;
+5. A/V offset (local lip-sync) at the receiving side of a real LiveKit room.
 """
 
 from __future__ import annotations
@@ -252,86 +253,29 @@ def bench_sessions(ns: list[int], seconds: float, livekit: Any | None, label: st
     return best
 
 
-# --- 4. clip delay ---------------------------------------------------------------------------
-async def bench_clip(repeats: int) -> dict[str, float]:
-    from pipecat.frames.frames import (
-        AggregatedTextFrame,
-        OutputImageRawFrame,
-        TTSAudioRawFrame,
-        TTSTextFrame,
-    )
-    from pipecat.pipeline.pipeline import Pipeline
-    from pipecat.tests.utils import SleepFrame, run_test
-
-    from interview_pipeline.avatar import HedraVideoService
-    from interview_pipeline.avatar.clips import ClipCache, ClipLibrary, voice_key
-    from interview_pipeline.avatar.face import pixel_digest, prepare_portrait
+# --- 4/5. clip and A/V offset over LiveKit ----------------------------------------------------
+async def bench_av(livekit: Any, runs: int, pulses: int, clip: bool = False) -> dict[str, float]:
+    """Receiver-side offsets; with ``clip`` each run plays a cached clip instead of TTS audio."""
     from interview_pipeline.config import Settings, TTSProvider
-    from interview_pipeline.fakes.hedra import render_talking_mp4
-    from tests.avatar.conftest import Collector
-
-    text = "Walk me through how you start a new design project."
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(_env_file=None, data_dir=Path(tmp), tts_provider=TTSProvider.PIPER)  # type: ignore[call-arg]
-        persona = _persona("hedra")
-        image = prepare_portrait(None, W, H, persona.id)
-        lib = ClipLibrary(
-            ClipCache(settings.resolved_clip_cache_dir()),
-            voice=voice_key(persona, "piper"),
-            portrait_digest=pixel_digest(image),
-            width=W,
-            height=H,
-        )
-        lib.cache.store(
-            lib.spec(text), render_talking_mp4(image, speech_like(2.0, 16000), 16000, (540, 540))
-        )
-        svc = HedraVideoService(persona=persona, portrait=None, settings=settings)
-        col = Collector()
-        frames: list[Any] = [SleepFrame(0.5)]
-        for _ in range(repeats):
-            agg = AggregatedTextFrame(text, text_type="sentence")
-            agg.will_be_spoken = True
-            frames += [
-                agg,
-                TTSAudioRawFrame(speech_like(2.0).tobytes(), 24000, 1),
-                TTSTextFrame(text, text_type="sentence"),
-                SleepFrame(2.6),
-            ]
-        await run_test(Pipeline([svc, col]), frames_to_send=frames)
-    delays, shown = [], []
-    items = col.frames
-    for i, (t, f) in enumerate(items):
-        if isinstance(f, TTSAudioRawFrame):
-            first = next(
-                (tt, ff)
-                for tt, ff in items[i:]
-                if isinstance(ff, OutputImageRawFrame) and ff.metadata["avatar"]["source"] == "clip"
-            )
-            delays.append((first[0] - t) * 1000)
-            shown.append((first[1].metadata["avatar"]["t"] - t) * 1000)
-    return {
-        "sent_after_audio_ms_median": float(np.median(delays)),
-        "sent_after_audio_ms_max": max(delays),
-        "shown_at_ms_median": float(np.median(shown)),
-        "shown_at_ms_max": max(shown),
-    }
-
-
-# --- 5. A/V offset over LiveKit --------------------------------------------------------------
-async def bench_av(livekit: Any, runs: int, pulses: int) -> dict[str, float]:
-    from interview_pipeline.config import Settings
     from tests.avatar.livekit_av import measure_av
 
     offsets: list[float] = []
+    first: list[float] = []
     fps = []
-    for _ in range(runs):
-        r = await measure_av(
-            livekit.credentials, _persona(), Settings(_env_file=None), count=pulses
-        )  # type: ignore[call-arg]
+    for i in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = Settings(_env_file=None, data_dir=Path(tmp), tts_provider=TTSProvider.PIPER)  # type: ignore[call-arg]
+            text = f"Clip number {i}." if clip else None
+            persona = _persona("hedra" if clip else "local")
+            r = await measure_av(
+                livekit.credentials, persona, settings, count=pulses, clip_text=text
+            )
         offsets += r.offsets_ms
+        first += r.offsets_ms[:1]
         fps.append(r.video_fps)
     a = np.abs(offsets)
     return {
+        "first_ms": float(np.median(first)) if first else float("nan"),
         "pulses": len(offsets),
         "median_ms": float(np.median(offsets)),
         "p95_abs_ms": float(np.percentile(a, 95)),
@@ -367,10 +311,6 @@ def main() -> None:
     )
     ns = [1, 2, 4, 8, 12, 16, 24, 32] if not args.quick else [1, 4, 8, 16]
     bench_sessions(ns, seconds, None, "render only")
-    c = asyncio.run(bench_clip(3 if args.quick else 6))
-    print(
-        f"\n[clip] cached clip, first clip frame after its first audio: sent +{c['sent_after_audio_ms_median']:.0f} ms median (max {c['sent_after_audio_ms_max']:.0f}); on-screen time +{c['shown_at_ms_median']:.0f} ms (max {c['shown_at_ms_max']:.0f}) relative to audio start"
-    )
     if args.skip_livekit:
         return
     from interview_pipeline.config import Settings
@@ -382,6 +322,12 @@ def main() -> None:
         return
     server = LocalLiveKitServer(binary).start()
     try:
+        c = asyncio.run(bench_av(server, 2 if args.quick else 4, 6 if args.quick else 8, clip=True))
+        print(
+            f"\n[clip] cached clip over LiveKit, receiver side: first video frame vs first audio "
+            f"{c['first_ms']:+.0f} ms (median of runs; + = video late); all clip onsets: median "
+            f"{c['median_ms']:+.0f} ms, max |offset| {c['max_abs_ms']:.0f} ms"
+        )
         av = asyncio.run(bench_av(server, 2 if args.quick else 4, 10 if args.quick else 15))
         print(
             f"\n[A/V offset] receiver side, real LiveKit room ({av['pulses']} onsets, + = video late): median {av['median_ms']:+.0f} ms, p95 |offset| {av['p95_abs_ms']:.0f} ms, max {av['max_abs_ms']:.0f} ms, {av['within_45ms_pct']:.0f} % within 45 ms; received {av['rx_fps']:.1f} fps"

@@ -18,15 +18,24 @@ from typing import Any
 
 import numpy as np
 from livekit import rtc
-from pipecat.frames.frames import EndFrame, TTSAudioRawFrame, TTSStartedFrame, TTSStoppedFrame
+from pipecat.frames.frames import (
+    AggregatedTextFrame,
+    EndFrame,
+    TTSAudioRawFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
+    TTSTextFrame,
+)
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.transports.livekit.transport import LiveKitParams, LiveKitTransport
 from pipecat.workers.runner import WorkerRunner
 
 from interview_pipeline.avatar import HedraVideoService
-from interview_pipeline.avatar.face import DEFAULT_LAYOUT
+from interview_pipeline.avatar.clips import ClipCache, ClipLibrary, voice_key
+from interview_pipeline.avatar.face import DEFAULT_LAYOUT, pixel_digest, prepare_portrait
 from interview_pipeline.config import Settings
+from interview_pipeline.fakes.hedra import output_size, render_talking_mp4
 from interview_pipeline.launcher.livekit import LiveKitCredentials, mint_token
 from interview_pipeline.personas.schema import Persona
 
@@ -107,7 +116,12 @@ async def measure_av(
     live: bool = True,
     max_bitrate: int | None = 800_000,
     video_lead_s: float | None = None,
+    clip_text: str | None = None,
 ) -> AvResult:
+    """Offsets of ``count`` pulses; with ``clip_text`` (persona renderer ``hedra``) the pulses
+    are first rendered into a cached clip for that sentence, so what plays is the clip."""
+    if clip_text is not None:
+        cache_clip(persona, settings, clip_text, pulses(count))
     room_name = f"av-{uuid.uuid4().hex[:8]}"
     rx = Received()
     candidate = rtc.Room()
@@ -159,8 +173,14 @@ async def measure_av(
                 raise TimeoutError(f"candidate got tracks {rx.tracks}, {len(rx.video)} frames")
             await asyncio.sleep(0.1)
         await asyncio.sleep(1.0)
+        if clip_text is not None:
+            agg = AggregatedTextFrame(clip_text, text_type="sentence")
+            agg.will_be_spoken = True
+            await worker.queue_frame(agg)
         await worker.queue_frame(TTSStartedFrame())
         await worker.queue_frame(TTSAudioRawFrame(pulses(count).tobytes(), RATE, 1))
+        if clip_text is not None:
+            await worker.queue_frame(TTSTextFrame(clip_text, text_type="sentence"))
         await worker.queue_frame(TTSStoppedFrame())
         await asyncio.sleep(count * 1.0 + 1.5)
     finally:
@@ -171,6 +191,21 @@ async def measure_av(
             task.cancel()
         await candidate.disconnect()
     return _analyse(rx, spec.fps)
+
+
+def cache_clip(persona: Persona, settings: Settings, text: str, audio: np.ndarray) -> None:
+    """Put a clip of ``audio`` for ``text`` in the cache, as ``personas render`` would."""
+    spec = persona.avatar
+    image = prepare_portrait(None, spec.width, spec.height, persona.id)
+    library = ClipLibrary(
+        ClipCache(settings.resolved_clip_cache_dir()),
+        voice=voice_key(persona, "piper"),
+        portrait_digest=pixel_digest(image),
+        width=spec.width,
+        height=spec.height,
+    )
+    size = output_size(library.aspect_ratio, library.resolution)
+    library.cache.store(library.spec(text), render_talking_mp4(image, audio, RATE, size))
 
 
 async def _run(runner: WorkerRunner, worker: PipelineWorker) -> None:

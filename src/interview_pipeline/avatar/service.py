@@ -75,6 +75,9 @@ from interview_pipeline.personas.schema import AvatarRenderer, Persona
 
 #: Cross-fade between clip frames and the local face at each end of a clip.
 _FADE_S = 0.12
+#: Clip frames are taken for 50 ms ahead: half a frame (nearest frame, not the one before) plus
+#: the 30 ms look-ahead local lip-sync uses, so both paths meet the receiver equally early.
+_CLIP_LEAD_S = 0.05
 #: Silence between consecutive clips of one utterance.
 _CLIP_GAP_S = 0.15
 #: How far ahead of write time a directly written frame is rendered (see module docstring).
@@ -326,7 +329,7 @@ class HedraVideoService(FrameProcessor):
         image = self._renderer.frame(self._mouth, t, wide=sample.width)
         clip = sample.segment.clip if sample.segment is not None else None
         if clip is not None:
-            clip_frame = clip.video.frame_at(sample.offset)
+            clip_frame = clip.video.frame_at(sample.offset + _CLIP_LEAD_S)
             if clip_frame is not None:
                 edge = min(sample.offset, sample.segment.duration - sample.offset)  # type: ignore[union-attr]
                 alpha = max(0.0, min(1.0, edge / _FADE_S))
