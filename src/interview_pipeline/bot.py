@@ -20,8 +20,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from interview_pipeline import providers
 from interview_pipeline.config import ConfigError, Settings
-from interview_pipeline.personas.schema import AvatarRenderer, Persona
-from interview_pipeline.session import build_parts, make_worker
+from interview_pipeline.personas.schema import Persona
 from interview_pipeline.transcript import TranscriptSink
 
 StatusCallback = Callable[[str, str | None], None]
@@ -61,40 +60,31 @@ async def run_bot(
         if on_status:
             on_status(value, reason)
 
-    avatar_on = persona.avatar.renderer is not AvatarRenderer.NONE
+    from pipelines import build_interview, transport_kwargs, wants_video
+
+    video = wants_video(persona)
     transport = LiveKitTransport(
         settings.livekit_url,
         token,
         room_name,
-        params=LiveKitParams(
-            audio_in_enabled=True,
-            audio_out_enabled=True,
-            video_out_enabled=avatar_on,
-            video_out_width=persona.avatar.width,
-            video_out_height=persona.avatar.height,
-            video_out_framerate=persona.avatar.fps,
-        ),
+        params=LiveKitParams(**transport_kwargs(persona, video=video)),
     )
     recorder = None
     if recording_path is not None:
         from interview_pipeline.recording import ConversationRecorder
 
         recorder = ConversationRecorder(recording_path)
-    parts = build_parts(
+    parts, worker = build_interview(
         persona,
         settings,
         transport,
+        video=video,
         candidate_name=candidate_name,
         sink=sink,
         portrait=portrait,
         recorder=recorder,
-        with_avatar=avatar_on,
         hold_until_joined=True,
     )
-    from pipelines import interview, voice_only
-
-    pipeline = (interview if avatar_on else voice_only).assemble(parts)
-    worker = make_worker(pipeline, parts)
     conductor = parts.conductor
     grace: dict[str, asyncio.Task[None] | None] = {"task": None}
 
@@ -134,6 +124,7 @@ async def run_bot(
     async def _left(_t: Any, participant_id: str) -> None:
         if conductor.plan.finished or not is_candidate(participant_id):
             return
+        await conductor.candidate_left()  # no nudges into an empty room
         if grace["task"] is None:
             logger.info(f"candidate left; waiting {settings.reconnect_grace_s}s for a rejoin")
             grace["task"] = asyncio.create_task(_abandon_after_grace())

@@ -120,9 +120,8 @@ def build_parts(
     stt = providers.build_stt(settings)
     llm = providers.build_llm(settings, persona, directive.system_instruction(persona))
     tts = providers.build_tts(settings, persona)
-    context = LLMContext(
-        messages=[{"role": "system", "content": directive.system_instruction(persona)}]
-    )
+    # The persona's identity goes in the LLM's system_instruction (pipecat 1.9+), not the context.
+    context = LLMContext()
     user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
         context, user_params=turn_strategies(persona)
     )

@@ -29,8 +29,6 @@ from interview_pipeline.audio import AudioInputError, load_pcm16, speech_end_s
 from interview_pipeline.config import Settings
 from interview_pipeline.metrics import summarize, word_error_rate
 from interview_pipeline.personas import Persona, PersonaLibrary
-from interview_pipeline.personas.schema import AvatarRenderer
-from interview_pipeline.session import build_parts, make_worker
 from interview_pipeline.transcript import FanoutSink, JsonlSink, Turn
 from interview_pipeline.transports.replay import ReplayAnswer, ReplayTransport
 
@@ -176,33 +174,24 @@ async def _run(
     with_avatar: bool,
 ) -> SimulationResult:
     from interview_pipeline.recording import ConversationRecorder
+    from pipelines import build_interview, transport_kwargs, wants_video
 
-    avatar_on = with_avatar and persona.avatar.renderer is not AvatarRenderer.NONE
-    params = TransportParams(
-        audio_in_enabled=True,
-        audio_out_enabled=True,
-        video_out_enabled=avatar_on,
-        video_out_width=persona.avatar.width,
-        video_out_height=persona.avatar.height,
-        video_out_framerate=persona.avatar.fps,
+    video = with_avatar and wants_video(persona)
+    transport = ReplayTransport(
+        answers, params=TransportParams(**transport_kwargs(persona, video=video))
     )
-    transport = ReplayTransport(answers, params=params)
     recorder = ConversationRecorder(tmp / "conversation.wav", tmp / "interviewer.wav")
     sink = FanoutSink(JsonlSink(tmp / "turns.jsonl"), _ProgressSink(echo))
-    parts = build_parts(
+    parts, worker = build_interview(
         persona,
         settings,
         transport,
+        video=video,
         candidate_name=candidate_name,
         sink=sink,
         portrait=portrait,
         recorder=recorder,
-        with_avatar=avatar_on,
     )
-    from pipelines import interview, voice_only
-
-    pipeline = (interview if avatar_on else voice_only).assemble(parts)
-    worker = make_worker(pipeline, parts)
 
     @worker.event_handler("on_pipeline_started")
     async def _greet(_worker: Any, _frame: Any) -> None:
@@ -236,6 +225,7 @@ async def _run(
     outcome = parts.conductor.outcome or "ended"
     metrics = _metrics(parts, transport, turns)
     metrics["outcome"] = outcome
+    metrics["outcome_reason"] = parts.conductor.outcome_reason
     metrics["providers"] = {
         "stt": settings.resolved_stt().value,
         "llm": settings.resolved_llm().value,
@@ -245,6 +235,7 @@ async def _run(
         "persona": persona.id,
         "candidate": candidate_name,
         "outcome": outcome,
+        "outcome_reason": parts.conductor.outcome_reason,
         "questions_asked": list(parts.conductor.plan.asked),
         "turns": [t.to_dict() for t in turns],
     }
