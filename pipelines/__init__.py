@@ -39,6 +39,7 @@ def build_interview(
     transport: BaseTransport,
     *,
     video: bool | None = None,
+    rtvi: bool = False,
     **parts_kwargs: Any,
 ) -> tuple[InterviewParts, PipelineWorker]:
     from pipelines import interview, voice_only
@@ -46,4 +47,4 @@ def build_interview(
     video = wants_video(persona) if video is None else video
     parts = build_parts(persona, settings, transport, with_avatar=video, **parts_kwargs)
     variant = interview if parts.avatar is not None else voice_only
-    return parts, make_worker(variant.assemble(parts), parts)
+    return parts, make_worker(variant.assemble(parts), parts, enable_rtvi=rtvi)

@@ -79,6 +79,7 @@ async def run_bot(
         settings,
         transport,
         video=video,
+        rtvi=True,
         candidate_name=candidate_name,
         sink=sink,
         portrait=portrait,

@@ -167,6 +167,7 @@ def make_worker(
     *,
     idle_timeout_s: float | None = None,
     audio_out_sample_rate: int = 24000,
+    enable_rtvi: bool = False,
 ) -> PipelineWorker:
     observers: list[BaseObserver] = [
         parts.transcript,
@@ -183,7 +184,7 @@ def make_worker(
         ),
         observers=observers,
         idle_timeout_secs=idle_timeout_s,
-        enable_rtvi=False,
+        enable_rtvi=enable_rtvi,
     )
 
 

@@ -34,6 +34,7 @@ from pipecat.frames.frames import (
     VADUserStartedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.processors.frameworks.rtvi.frames import RTVIServerMessageFrame
 
 from interview_pipeline.conduct import directive
 from interview_pipeline.conduct.barge_in import BargeInPolicyFrame
@@ -126,6 +127,23 @@ class InterviewConductor(FrameProcessor):
         await self.push_frame(
             BargeInPolicyFrame(allowed=allowed, label=label), FrameDirection.UPSTREAM
         )
+        # Live progress for the candidate page (RTVI server message; ignored without RTVI).
+        await self.push_frame(RTVIServerMessageFrame(data=self.progress(step)))
+
+    def progress(self, step: Step) -> dict[str, object]:
+        """Question k of n and time left, as the candidate page shows them."""
+        plan = self.plan
+        left = None
+        if plan.started_at is not None:
+            left = max(0, round(self.persona.time_budget_s - plan.elapsed_s()))
+        return {
+            "type": "interview-progress",
+            "step": step.kind.value,
+            "question_id": step.question_id,
+            "question": step.number,
+            "total": step.total or len(self.persona.questions),
+            "time_left_s": left,
+        }
 
     # --- lines ------------------------------------------------------------------------
     async def begin(self) -> None:
