@@ -13,6 +13,7 @@ import pytest
 from pipecat.frames.frames import (
     AggregatedTextFrame,
     BotStartedSpeakingFrame,
+    EndFrame,
     Frame,
     InterruptionFrame,
     OutputImageRawFrame,
@@ -220,9 +221,10 @@ class _Output(FrameProcessor):
     """Stands in for the output transport: takes frames via write_video_frame and reports
     playback (BotStartedSpeakingFrame upstream) only after ``hold_s``, like a closed join gate."""
 
-    def __init__(self, hold_s: float) -> None:
+    def __init__(self, hold_s: float, end_delay_s: float = 0.0) -> None:
         super().__init__()
         self.hold_s = hold_s
+        self.end_delay_s = end_delay_s  # a real transport lets queued audio finish first
         self.written: list[tuple[float, OutputImageRawFrame]] = []
         self.started_at: float | None = None
 
@@ -234,6 +236,8 @@ class _Output(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, TTSAudioRawFrame) and self.started_at is None:
             self.create_task(self._release())
+        if isinstance(frame, EndFrame):
+            await asyncio.sleep(self.end_delay_s)
         await self.push_frame(frame, direction)
 
     async def _release(self) -> None:
@@ -272,3 +276,17 @@ async def test_clip_held_at_the_gate_plays_when_the_transport_starts(
     clip = [t for t, f in out.written if f.metadata["avatar"]["source"] == "clip"]
     assert clip and min(clip) > out.started_at  # nothing of the clip shows while held
     assert len(clip) >= 0.8 * 1.2 * 25 and max(clip) - min(clip) > 1.0  # then all of it plays
+
+
+async def test_last_line_keeps_moving_after_end_frame_passes(
+    settings: Settings, library: PersonaLibrary
+) -> None:
+    persona = with_renderer(library.load("maya"), AvatarRenderer.LOCAL, width=128, height=128)
+    out = _Output(hold_s=0.0, end_delay_s=1.6)
+    svc = HedraVideoService(persona=persona, portrait=None, settings=settings, video_out=out)  # type: ignore[arg-type]
+    await run_test(
+        Pipeline([svc, out]), frames_to_send=[audio_frame(tone(1.2, 0.6))]
+    )  # then EndFrame
+    assert out.started_at is not None
+    talking = [t for t, f in out.written if f.metadata["avatar"]["mouth"] > 0.5]
+    assert talking and max(talking) - out.started_at > 1.0  # the whole line, not cut at EndFrame

@@ -150,10 +150,14 @@ class HedraVideoService(FrameProcessor):
             await self.push_frame(frame, direction)
             self._start_clock()
             return
-        if isinstance(frame, EndFrame | CancelFrame):
+        if isinstance(frame, CancelFrame) or (
+            isinstance(frame, EndFrame) and self._video_out is None
+        ):
             await self._stop()
             await self.push_frame(frame, direction)
             return
+        # An EndFrame overtakes playback: the transport still plays the last line (often the
+        # closing) after it has passed us, so with direct writes the clock runs to cleanup().
         if isinstance(frame, InterruptionFrame):
             self._interrupt()
             await self.push_frame(frame, direction)
@@ -182,11 +186,13 @@ class HedraVideoService(FrameProcessor):
         await self.push_frame(frame, direction)
 
     async def _on_text(self, text: str) -> None:
-        sentences = await split_sentences(text) if self._matcher.enabled else []
+        if not self._matcher.enabled:
+            return
+        sentences = await split_sentences(text)
         utterance = self._matcher.on_text(text, sentences)
-        for clip in utterance.clips:
+        for sentence, clip in zip(sentences, utterance.clips, strict=True):
             if clip is not None and clip not in self._loads:
-                self._loads[clip] = self._prefetch(text, clip)
+                self._loads[clip] = self._prefetch(sentence, clip)
 
     def _prefetch(self, text: str, path: Path) -> asyncio.Future[LoadedClip]:
         """Start decoding as soon as the text is known: well before its audio arrives."""
@@ -284,6 +290,10 @@ class HedraVideoService(FrameProcessor):
         )
         if self._clock_task is None:
             self._clock_task = self.create_task(self._clock(), name="avatar-clock")
+
+    async def cleanup(self) -> None:
+        await self._stop()
+        await super().cleanup()
 
     async def _stop(self) -> None:
         if self._clock_task is not None:
