@@ -11,7 +11,9 @@ from interview_pipeline.config import Settings
 from interview_pipeline.personas.schema import Persona
 
 
-def build_openai_llm(settings: Settings, persona: Persona, system_instruction: str) -> LLMService[Any]:
+def build_openai_llm(
+    settings: Settings, persona: Persona, system_instruction: str
+) -> LLMService[Any]:
     key = settings.require_key(settings.openai_api_key, "OPENAI_API_KEY", "OpenAI LLM")
     return OpenAILLMService(
         api_key=key,
