@@ -67,7 +67,10 @@ async def run_bot(
         settings.livekit_url,
         token,
         room_name,
-        params=LiveKitParams(**transport_kwargs(persona, video=video)),
+        # 800 kbit/s: LiveKit's default preset caps 512x512 at 20 fps (measured).
+        params=LiveKitParams(
+            **transport_kwargs(persona, video=video), video_out_max_bitrate=800_000
+        ),
     )
     recorder = None
     if recording_path is not None:
