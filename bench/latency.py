@@ -130,8 +130,12 @@ async def main() -> None:
     if args.only in (None, "embedded"):
         report("embedded (Whisper tiny.en, scripted interviewer, Piper)", await embedded(args.runs))
     if args.only in (None, "cloud"):
-        report("cloud path on loopback fakes (Deepgram, OpenAI, ElevenLabs)", await cloud(args.runs))
-    print("\ntargets: overhead p95 <= 20 ms; embedded voice-to-voice p50 minus endpointing <= 600 ms")
+        report(
+            "cloud path on loopback fakes (Deepgram, OpenAI, ElevenLabs)", await cloud(args.runs)
+        )
+    print(
+        "\ntargets: overhead p95 <= 20 ms; embedded voice-to-voice p50 minus endpointing <= 600 ms"
+    )
 
 
 if __name__ == "__main__":
