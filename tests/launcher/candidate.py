@@ -43,6 +43,8 @@ class SimulatedCandidate:
     gaps: list[float] = field(default_factory=list)
     joined_at: float | None = None
     interviewer_track_at: float | None = None
+    #: When the first interviewer audio frame (even a silent one) arrived.
+    first_frame_at: float | None = None
     _pending: list[np.ndarray] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _sent: asyncio.Event = field(default_factory=asyncio.Event)
@@ -77,6 +79,8 @@ class SimulatedCandidate:
         async for event in stream:
             samples = np.frombuffer(event.frame.data, dtype=np.int16).astype(np.float32) / 32768
             now = time.monotonic()
+            if self.first_frame_at is None:
+                self.first_frame_at = now
             loud = samples.size and float(np.sqrt(np.mean(samples**2))) > THRESHOLD
             if loud:
                 if current is None or now - current.end > GAP_S:

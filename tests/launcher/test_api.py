@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
 from interview_pipeline.launcher.livekit import LiveKitRooms, LocalLiveKitServer
@@ -57,6 +58,13 @@ async def test_session_lifecycle(tmp_path: Path, livekit_server: LocalLiveKitSer
         assert created["join_url"].endswith(f"/join/{sid}#token={created['candidate_token']}")
         rooms = LiveKitRooms(livekit_server.credentials, empty_timeout_s=60)
         assert await rooms.exists(room)
+
+        claims = jwt.decode(created["candidate_token"], options={"verify_signature": False})
+        assert claims["sub"] == "candidate" and claims["name"] == "Sam"
+        assert claims["exp"] - claims["nbf"] == settings.token_ttl_s == 7200
+        video = claims["video"]
+        assert video["room"] == room and video["roomJoin"] and video["canPublish"]
+        assert not {"roomAdmin", "roomCreate", "roomList", "agent"} & set(video)
 
         await wait_status(client, sid, "waiting_for_candidate")
         assert "interviewer" in await rooms.participants(room)
@@ -172,6 +180,20 @@ async def test_capacity_429(tmp_path: Path, livekit_server: LocalLiveKitServer) 
         ended = (await client.delete(f"/sessions/{sid}")).json()
         assert ended["status"] == "abandoned"  # nobody came
         assert (await client.post("/sessions", json=body())).status_code == 201
+
+
+async def test_one_live_session_per_room(
+    tmp_path: Path, livekit_server: LocalLiveKitServer
+) -> None:
+    settings = make_settings(tmp_path, livekit_server, pool_size=0)
+    async with running_launcher(settings) as (_, client):
+        first, second = await asyncio.gather(
+            client.post("/sessions", json=body(room="panel-7")),
+            client.post("/sessions", json=body(room="panel-7")),
+        )
+        assert sorted([first.status_code, second.status_code]) == [201, 409]
+        loser = first if first.status_code == 409 else second
+        assert loser.json()["field"] == "room"
 
 
 @pytest.mark.parametrize(

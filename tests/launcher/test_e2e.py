@@ -100,3 +100,6 @@ async def test_interview_through_the_launcher(
         await candidate.leave()
         spares = launcher.pool.pids
     assert await await_gone(spares) == []
+    logs = "".join(p.read_text(errors="replace") for p in (tmp_path / "logs").glob("*.log"))
+    assert created["candidate_token"] not in logs
+    assert "eyJhbGciOi" not in logs  # no JWT (the bot's token) in any bot log

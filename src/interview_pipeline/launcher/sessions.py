@@ -86,6 +86,7 @@ class SessionManager:
         self.personas = PersonaLibrary(settings.personas_dir)
         self.live: dict[str, LiveSession] = {}
         self._reserved = 0
+        self._rooms: set[str] = set()  # rooms of sessions being created
         self.draining = False
         #: How long a stopped bot may take over its closing line before it is cancelled.
         self.stop_grace_s = STOP_GRACE_S
@@ -117,7 +118,7 @@ class SessionManager:
                 headers={"Retry-After": "30"},
             )
         try:
-            self.personas.load(req.persona)
+            persona = self.personas.load(req.persona)
         except Exception as exc:
             valid = getattr(exc, "known", None)
             if valid is not None:
@@ -134,10 +135,11 @@ class SessionManager:
             )
         session_id = uuid.uuid4().hex
         room = req.room or f"interview-{session_id[:12]}"
-        if any(s.room == room for s in self.live.values()):
+        if room in self._rooms or any(s.room == room for s in self.live.values()):
             raise Rejected(409, f"room {room!r} already has a live session", field="room")
 
         self._reserved += 1
+        self._rooms.add(room)  # before any await: a concurrent POST for this room gets 409
         try:
             accepted = time.monotonic()
             await self.rooms.create(room)  # LiveKitUnavailable → 503, nothing stored yet
@@ -146,8 +148,8 @@ class SessionManager:
                 self.creds, room=room, identity=identity, name=req.candidate.name, ttl_s=ttl
             )
             bot_token = mint_token(
-                self.creds, room=room, identity=BOT_IDENTITY, name="Interviewer", ttl_s=ttl,
-                agent=True,
+                self.creds, room=room, identity=BOT_IDENTITY, name=persona.interviewer.name,
+                ttl_s=ttl, agent=True,
             )  # fmt: skip
             record = SessionRecord(
                 id=session_id,
@@ -169,6 +171,7 @@ class SessionManager:
             self.live[session_id] = live
         finally:
             self._reserved -= 1
+            self._rooms.discard(room)
         self._update_gauges()
         job = {
             "type": "job",
