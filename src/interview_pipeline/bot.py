@@ -100,11 +100,23 @@ async def run_bot(
         await conductor.begin()  # synthesised now, held at the gate
         status("waiting_for_candidate")
 
-    @transport.event_handler("on_first_participant_joined")
-    async def _joined(_t: Any, participant_id: str) -> None:
+    async def _candidate_here() -> None:
+        if parts.gate.is_open:
+            return
         logger.info("candidate joined")
         await parts.gate.open()
         status("in_progress")
+
+    @transport.event_handler("on_first_participant_joined")
+    async def _joined(_t: Any, participant_id: str) -> None:
+        await _candidate_here()
+
+    # LiveKit may batch the join notice of a participant who publishes nothing yet for up
+    # to 3 s; their first track is an earlier sign they are there.
+    @transport.event_handler("on_audio_track_subscribed")
+    async def _track(_t: Any, participant_id: str) -> None:
+        if is_candidate(participant_id):
+            await _candidate_here()
 
     @transport.event_handler("on_participant_connected")
     async def _rejoined(_t: Any, participant_id: str) -> None:

@@ -107,7 +107,20 @@ def _cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
         )
     )
     print(f"interview {status}; transcript: {sink.path}")
+    _dispose_livekit()
     return 0
+
+
+def _dispose_livekit() -> None:
+    """Stop LiveKit's native runtime before exit; left running it can abort the interpreter."""
+    try:
+        from livekit.rtc._ffi_client import FfiClient
+
+        instance = getattr(FfiClient, "_instance", None)
+        if instance is not None:
+            instance._dispose()
+    except Exception:  # best effort at shutdown
+        pass
 
 
 def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
