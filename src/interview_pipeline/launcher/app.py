@@ -35,6 +35,7 @@ from interview_pipeline.launcher.models import (
 )
 from interview_pipeline.launcher.page import STATIC_DIR, page_router
 from interview_pipeline.launcher.pool import WorkerPool
+from interview_pipeline.launcher.reports import ReportService, results_router
 from interview_pipeline.launcher.sessions import Rejected, SessionManager
 from interview_pipeline.launcher.store import SessionRecord, SessionStore, SqliteSessionStore
 from interview_pipeline.launcher.worker import DEFAULT_BOT
@@ -71,6 +72,15 @@ class Launcher:
             on_change=self._pool_changed,
         )
         self.sessions = SessionManager(settings, self.creds, self.store, self.pool, self.metrics)
+        self.reports = ReportService(settings, self.store, self.sessions.personas)
+        self.sessions.on_ended = self.reports.schedule
+
+    def interviewer_name(self, persona_id: str) -> str:
+        """The persona's interviewer, or a generic name if the persona no longer loads."""
+        try:
+            return self.sessions.personas.load(persona_id).interviewer.name
+        except Exception:
+            return "Interviewer"
 
     def _pool_changed(self) -> None:
         self.metrics.pool_idle.set(len(self.pool.idle))
@@ -145,6 +155,7 @@ def create_app(
             yield
         finally:
             await launcher.sessions.drain(settings.drain_grace_s)
+            await launcher.reports.wait()
             launcher.store.close()
             if on_shutdown is not None:
                 on_shutdown()
@@ -282,6 +293,7 @@ def create_app(
             launcher.metrics.render(launcher.store), media_type=launcher.metrics.content_type
         )
 
+    app.include_router(results_router(launcher, require_key))
     app.include_router(page_router(launcher))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

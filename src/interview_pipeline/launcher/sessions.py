@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +89,8 @@ class SessionManager:
         self._reserved = 0
         self._rooms: set[str] = set()  # rooms of sessions being created
         self.draining = False
+        #: Called with a session id once it has reached its final status (reports hook in here).
+        self.on_ended: Callable[[str], None] | None = None
         #: How long a stopped bot may take over its closing line before it is cancelled.
         self.stop_grace_s = STOP_GRACE_S
         metrics.max_sessions.set(settings.max_sessions)
@@ -105,6 +108,7 @@ class SessionManager:
                 )
                 with contextlib.suppress(LiveKitUnavailable):
                     await self.rooms.delete(record.room)
+                self._ended(record.id)
 
     # --- create -------------------------------------------------------------------------------------
     async def create(self, req: CreateSession) -> tuple[SessionRecord, str]:
@@ -269,6 +273,14 @@ class SessionManager:
         self._update_gauges()
         live.done.set()
         logger.info("session {} ended: {} ({})", live.id, status, reason or "-")
+        self._ended(live.id)
+
+    def _ended(self, session_id: str) -> None:
+        if self.on_ended is not None:
+            try:
+                self.on_ended(session_id)
+            except Exception as exc:  # a report hook must never keep a session from ending
+                logger.warning("session {}: on_ended failed: {}", session_id, exc)
 
     # --- stop -----------------------------------------------------------------------------------------
     async def stop(self, session_id: str, reason: str = "stopped via DELETE") -> None:

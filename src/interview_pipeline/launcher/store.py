@@ -96,6 +96,8 @@ class SessionRecord:
 class StoredTurn:
     seq: int
     turn: Turn
+    #: Wall clock when the turn reached the store (turn times are the pipeline's own clock).
+    written_at: float = 0.0
 
 
 class SessionStore(Protocol):
@@ -263,6 +265,7 @@ class SqliteSessionStore:
                     kind=r["kind"],
                     meta=json.loads(r["meta"]) if r["meta"] else {},
                 ),
+                written_at=r["written_at"],
             )
             for r in rows
         ]
