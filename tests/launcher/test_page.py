@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 import wave
 from collections.abc import AsyncIterator
@@ -125,6 +126,12 @@ async def test_candidate_page_in_chromium(
                 assert "research" in said.lower(), said
                 shown = await page.evaluate("document.getElementById('transcript').innerText")
                 assert "research" in shown.lower()
+                # RTVI over the data channel: the interviewer's state and "Question k of n".
+                progress = await until(page, "document.getElementById('progress').innerText", 10)
+                assert re.match(r"Question \d+ of \d+ · \d+:\d\d left", progress), progress
+                assert await page.evaluate("window.interview.interviewerState") in (
+                    "listening", "thinking", "speaking",
+                )  # fmt: skip
                 assert await page.evaluate("window.interview.errors") == []
             finally:
                 await page.close()

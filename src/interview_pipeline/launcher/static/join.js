@@ -7,6 +7,8 @@
   const state = (window.interview = {
     phase: "loading", connectedAt: null, firstAudioAt: null, audioTracks: 0, videoTracks: 0,
     peakLevel: 0, transcript: [], status: null, errors: [],
+    // Live from the bot over RTVI (LiveKit data packets): who has the floor, where we are.
+    interviewerState: null, progress: null, rtviMessages: 0,
   });
   const $ = (id) => document.getElementById(id);
   const sessionId = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
@@ -52,6 +54,48 @@
       tick();
     } catch (err) {
       state.errors.push("level meter: " + err);
+    }
+  }
+
+  // RTVI (pipecat) messages arrive as JSON data packets labelled "rtvi-ai". The transcript
+  // stays polled from the store (the source of truth, complete after a reconnect); RTVI only
+  // drives what cannot wait a second: the interviewer's state and the question counter.
+  const STATES = {
+    "bot-started-speaking": "speaking",
+    "bot-stopped-speaking": "listening",
+    "user-started-speaking": "listening",
+    "bot-llm-started": "thinking",
+  };
+  const STATE_TEXT = { listening: "Listening…", thinking: "Thinking…", speaking: "Speaking" };
+
+  function showProgress(p) {
+    state.progress = p;
+    const parts = [];
+    if (p.question && p.total) parts.push("Question " + p.question + " of " + p.total);
+    if (typeof p.time_left_s === "number") {
+      const m = Math.floor(p.time_left_s / 60);
+      const s = String(p.time_left_s % 60).padStart(2, "0");
+      parts.push(m + ":" + s + " left");
+    }
+    if (parts.length) $("progress").textContent = parts.join(" · ");
+  }
+
+  function onData(payload) {
+    let msg;
+    try {
+      msg = JSON.parse(new TextDecoder().decode(payload));
+    } catch (_err) {
+      return; // not ours
+    }
+    if (!msg || msg.label !== "rtvi-ai") return;
+    state.rtviMessages += 1;
+    const next = STATES[msg.type];
+    if (next) {
+      state.interviewerState = next;
+      $("interviewer-state").textContent = STATE_TEXT[next];
+      $("interviewer-state").className = next;
+    } else if (msg.type === "server-message" && msg.data && msg.data.type === "interview-progress") {
+      showProgress(msg.data);
     }
   }
 
@@ -114,6 +158,7 @@
       room = new LK.Room({ adaptiveStream: true, dynacast: true });
       room.on(LK.RoomEvent.TrackSubscribed, onTrack);
       room.on(LK.RoomEvent.TrackUnsubscribed, onTrackGone);
+      room.on(LK.RoomEvent.DataReceived, onData);
       room.on(LK.RoomEvent.Disconnected, () => {
         state.phase = "left";
         setStatus("Disconnected.");
