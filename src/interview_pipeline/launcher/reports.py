@@ -203,7 +203,14 @@ def results_router(
             return JSONResponse(data)  # {"status": "failed", "detail": why}
         html = format == "html" or (format is None and "text/html" in (accept or ""))
         if html:
-            persona = launcher.sessions.personas.load(record.persona)
+            try:
+                persona = launcher.sessions.personas.load(record.persona)
+            except Exception:
+                raise Rejected(
+                    409,
+                    f"persona {record.persona!r} no longer loads; the JSON report is available",
+                    field="format",
+                ) from None
             page = render_report_html(Report.model_validate(data["report"]), persona)
             return HTMLResponse(page)
         return JSONResponse(data)
