@@ -43,6 +43,8 @@ class SimulatedCandidate:
     gaps: list[float] = field(default_factory=list)
     joined_at: float | None = None
     interviewer_track_at: float | None = None
+    #: When the interviewer's camera track (the avatar) was received, and its size.
+    video_track_at: float | None = None
     #: When the first interviewer audio frame (even a silent one) arrived.
     first_frame_at: float | None = None
     _pending: list[np.ndarray] = field(default_factory=list)
@@ -67,6 +69,8 @@ class SimulatedCandidate:
                     self._on_track(pub.track, pub, participant)
 
     def _on_track(self, track: rtc.Track, pub: object, participant: rtc.RemoteParticipant) -> None:
+        if track.kind == rtc.TrackKind.KIND_VIDEO and self.video_track_at is None:
+            self.video_track_at = time.monotonic()
         if track.kind == rtc.TrackKind.KIND_AUDIO and self.interviewer_track_at is None:
             self.interviewer_track_at = time.monotonic()
             self._tasks.append(asyncio.ensure_future(self._listen(track)))

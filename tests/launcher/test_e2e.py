@@ -78,6 +78,8 @@ async def test_interview_through_the_launcher(
         answered = await candidate.say(ANSWER)
         next_question = await candidate.wait_utterance(answered, timeout_s=30)
         assert next_question.start > greeting.start
+        # maya has a local avatar: the interviewer's talking head arrives as a camera track.
+        assert candidate.video_track_at is not None, "no camera track from the interviewer"
 
         deadline = time.monotonic() + 15
         while True:
