@@ -18,7 +18,6 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from loguru import logger
 
@@ -26,9 +25,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from interview_pipeline.config import Settings  # noqa: E402
-from interview_pipeline.fakes import DeepgramFake, ElevenLabsFake, OpenAIFake  # noqa: E402
+from interview_pipeline.fakes import (  # noqa: E402
+    DeepgramFake,
+    ElevenLabsFake,
+    OpenAIFake,
+    cloud_settings,
+    interviewer_responder,
+)
 from interview_pipeline.metrics import TurnLatency, percentile  # noqa: E402
-from interview_pipeline.providers.scripted import compose_reply  # noqa: E402
 from interview_pipeline.simulate import load_persona, load_script, run_simulation  # noqa: E402
 
 SCRIPT = ROOT / "tests" / "fixtures" / "scripts" / "alex_happy.yaml"
@@ -67,25 +71,12 @@ async def embedded(runs: int) -> list[TurnLatency]:
 
 
 async def cloud(runs: int) -> list[TurnLatency]:
-    def responder(request: dict[str, Any]) -> str:
-        return compose_reply(request.get("messages", []))
-
     async with (
         DeepgramFake(finalize_delay_s=0.25) as dg,
-        OpenAIFake(responder, first_token_delay_s=0.6) as oa,
+        OpenAIFake(interviewer_responder, first_token_delay_s=0.6) as oa,
         ElevenLabsFake(first_audio_delay_s=0.075) as el,
     ):
-        settings = Settings(
-            stt_provider="deepgram",
-            llm_provider="openai",
-            tts_provider="elevenlabs",
-            deepgram_api_key="bench",
-            deepgram_base_url=dg.base_url,
-            openai_api_key="bench",
-            openai_base_url=oa.base_url,
-            elevenlabs_api_key="bench",
-            elevenlabs_base_url=el.base_url,
-        )
+        settings = cloud_settings(dg, oa, el)
         out: list[TurnLatency] = []
         for _ in range(runs):
             out += await one_run(settings)

@@ -16,9 +16,13 @@ from typing import Any
 import pytest
 import soundfile as sf
 
-from interview_pipeline.config import Settings
-from interview_pipeline.fakes import DeepgramFake, ElevenLabsFake, OpenAIFake
-from interview_pipeline.providers.scripted import compose_reply
+from interview_pipeline.fakes import (
+    DeepgramFake,
+    ElevenLabsFake,
+    OpenAIFake,
+    cloud_settings,
+    interviewer_responder,
+)
 from interview_pipeline.simulate import load_persona, load_script, run_simulation
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,25 +93,14 @@ def test_offline_interview_through_the_cli(tmp_path: Path) -> None:
 
 
 async def test_cloud_path_against_loopback_fakes(tmp_path: Path) -> None:
-    def responder(request: dict[str, Any]) -> str:
-        return compose_reply(request.get("messages", []))
-
     async with (
         DeepgramFake(finalize_delay_s=0.25, expected_key="dg-test") as deepgram,
-        OpenAIFake(responder, first_token_delay_s=0.3, expected_key="oa-test") as openai,
+        OpenAIFake(
+            interviewer_responder, first_token_delay_s=0.3, expected_key="oa-test"
+        ) as openai,
         ElevenLabsFake(first_audio_delay_s=0.075, expected_key="el-test") as elevenlabs,
     ):
-        settings = Settings(
-            stt_provider="deepgram",
-            llm_provider="openai",
-            tts_provider="elevenlabs",
-            deepgram_api_key="dg-test",
-            deepgram_base_url=deepgram.base_url,
-            openai_api_key="oa-test",
-            openai_base_url=openai.base_url,
-            elevenlabs_api_key="el-test",
-            elevenlabs_base_url=elevenlabs.base_url,
-        )
+        settings = cloud_settings(deepgram, openai, elevenlabs)
         persona, portrait = load_persona(settings, "maya")
         answers = load_script(SCRIPTS / "maya_happy.yaml")
         result = await run_simulation(
