@@ -73,8 +73,10 @@ def memory_mb(pid: int) -> dict[str, float]:
     with contextlib.suppress(OSError):
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
             key, _, value = line.partition(":")
-            if key in ("Rss", "Pss", "Private_Dirty"):
+            if key in ("Rss", "Pss", "Private_Dirty", "Private_Clean"):
                 out[key] = int(value.split()[0]) / 1024
+    if out:
+        out["Uss"] = out.get("Private_Dirty", 0.0) + out.get("Private_Clean", 0.0)
     return out
 
 
@@ -141,9 +143,9 @@ def base_settings(tmp: Path, lk: LocalLiveKitServer, **overrides: Any) -> Settin
 async def one_session(
     app: Any, client: httpx.AsyncClient, lk: LocalLiveKitServer, settle: bool
 ) -> dict:
-    """One session; with ``settle`` the candidate joins only once the pool's replacement has
-    finished warming (a human needs seconds to open the link), else right when the bot is ready,
-    while the replacement's warm-up (about 2 CPU-seconds) competes with the greeting."""
+    """One session; with ``settle`` the candidate joins only once the pool's replacement is
+    ready (a human needs seconds to open the link), else the moment the bot is ready, when a
+    spawned replacement's warm-up (about 2 CPU-seconds) competes with the greeting."""
     t_post = time.time()
     t_post_mono = time.monotonic()
     created = (
@@ -181,13 +183,25 @@ async def one_session(
     return result
 
 
+SPAWN_RUNS = (
+    # label, pool mode, pool size
+    ("warm, forked from the template", "fork", 1),
+    ("warm, spawned processes", "spawn", 1),
+    ("cold, no pool", "spawn", 0),
+)
+
+
 async def bench_spawn(lk: LocalLiveKitServer, tmp: Path, n_warm: int, n_cold: int) -> None:
     print("\n== spawn and greeting (local engines: Whisper, Piper, Silero, Smart Turn, avatar)")
-    for label, pool_size, n in (("warm", 1, n_warm), ("cold", 0, n_cold)):
-        settings = base_settings(tmp / label, lk, pool_size=pool_size, max_sessions=4)
+    for label, mode, pool_size in SPAWN_RUNS:
+        n = n_warm if pool_size else n_cold
+        settings = base_settings(
+            tmp / f"{mode}-{pool_size}", lk, pool_size=pool_size, pool_mode=mode, max_sessions=4
+        )
         results = []
         idle_mem: list[dict[str, float]] = []
         warm_s: list[float] = []
+        print(f"-- {label}", flush=True)
         async with launcher(settings, "interview_pipeline.bot") as (app, client):
             pool = app.state.launcher.pool
             for i in range(n):
@@ -198,13 +212,14 @@ async def bench_spawn(lk: LocalLiveKitServer, tmp: Path, n_warm: int, n_cold: in
                     idle_mem.append(memory_mb(spare.pid))
                     warm_s.append(spare.warm_s or 0.0)
                 results.append(await one_session(app, client, lk, settle=i % 2 == 1))
-        print(f"POST -> bot in the room, {label} pool: {summary([r['in_room'] for r in results])}")
-        print(
-            f"POST -> bot ready, greeting synthesised ({label}): "
-            + summary([r["spawn"] for r in results])
-        )
-        if label == "warm":
-            for settled, when in ((True, "pool settled"), (False, "spare still warming")):
+            template = pool.template
+            if template is not None and template.pid:
+                _print_memory("the template process", [memory_mb(template.pid)])
+                print(f"template warm-up (imports + shared models): {template.warm_s} s")
+        print(f"POST -> bot in the room: {summary([r['in_room'] for r in results])}")
+        print("POST -> bot ready, greeting synthesised: " + summary([r["spawn"] for r in results]))
+        if pool_size:
+            for settled, when in ((True, "pool settled"), (False, "candidate joins at once")):
                 print(
                     f"candidate connected -> first greeting audio ({when}): "
                     + summary(
@@ -213,30 +228,25 @@ async def bench_spawn(lk: LocalLiveKitServer, tmp: Path, n_warm: int, n_cold: in
                     )
                 )
             print(
-                "  connected -> interviewer track subscribed: "
-                + summary([r["track_from_connected"] for r in results], "ms")
-            )
-            print(
                 "  connected -> first interviewer audio frame (silent or not): "
                 + summary([r["frame_from_connected"] for r in results], "ms")
             )
-            print(
-                "candidate connect() called -> first greeting audio: "
-                + summary([r["greeting_from_connect_call"] for r in results], "ms")
-            )
-            print(f"pooled process warm-up (imports + models): {summary(warm_s)}")
+            print(f"pooled process warm-up: {summary(warm_s)}")
             _print_memory("idle pooled process", idle_mem)
-        _print_memory(f"live session ({label})", [r["live_memory"] for r in results])
+        _print_memory("live session", [r["live_memory"] for r in results])
 
 
 def _print_memory(label: str, samples: list[dict[str, float]]) -> None:
+    """PSS charges shared pages fairly to every sharer; USS is what this process alone holds
+    (what the machine gets back when it exits)."""
     samples = [s for s in samples if s]
     if not samples:
         return
-    rss = statistics.median(s["Rss"] for s in samples)
-    pss = statistics.median(s["Pss"] for s in samples)
-    dirty = statistics.median(s["Private_Dirty"] for s in samples)
-    print(f"memory, {label}: RSS {rss:.0f} MB, PSS {pss:.0f} MB, private dirty {dirty:.0f} MB")
+    med = {k: statistics.median(s[k] for s in samples) for k in ("Rss", "Pss", "Uss")}
+    print(
+        f"memory, {label}: RSS {med['Rss']:.0f} MB, PSS {med['Pss']:.0f} MB, "
+        f"USS {med['Uss']:.0f} MB"
+    )
 
 
 # --- concurrency on the cloud path ----------------------------------------------------------------
@@ -331,15 +341,17 @@ async def load_step(
         await asyncio.sleep(2.0)
         idle = [memory_mb(w.pid) for w in pool.idle]
         live: dict[int, float] = {}
+        live_uss: dict[int, float] = {}
         bot_cpu: dict[int, list[float]] = {}
 
         async def sample_live() -> None:
             while True:
                 await asyncio.sleep(1.0)
                 for w in list(pool.busy):
-                    pss = memory_mb(w.pid).get("Pss")
-                    if pss:
-                        live[w.pid] = max(live.get(w.pid, 0.0), pss)
+                    mem = memory_mb(w.pid)
+                    if mem:
+                        live[w.pid] = max(live.get(w.pid, 0.0), mem["Pss"])
+                        live_uss[w.pid] = max(live_uss.get(w.pid, 0.0), mem["Uss"])
                     cpu = cpu_seconds(w.pid)
                     if cpu:
                         bot_cpu.setdefault(w.pid, [cpu, cpu])[1] = cpu
@@ -365,6 +377,7 @@ async def load_step(
         "errors": errors,
         "idle_pss": statistics.median(m["Pss"] for m in idle if m) if idle else float("nan"),
         "live_pss": statistics.median(live.values()) if live else float("nan"),
+        "live_uss": statistics.median(live_uss.values()) if live_uss else float("nan"),
         "machine_cores": (busy1 - busy0) / max(1, total1 - total0) * (os.cpu_count() or 1),
         "bench_cores": me_cpu / max(wall, 1e-6),
         "bot_cores_each": statistics.median(b - a for a, b in bot_cpu.values()) / max(wall, 1e-6)
@@ -394,7 +407,8 @@ async def bench_load(lk: LocalLiveKitServer, tmp: Path, steps: list[int]) -> Non
                 f"gaps >= 60 ms inside speech: {len(r['gaps'])}"
                 + (f" (longest {max(r['gaps']) * 1000:.0f} ms)" if r["gaps"] else "")
                 + f"; errors {len(r['errors'])}; "
-                f"PSS idle {r['idle_pss']:.0f} MB, live {r['live_pss']:.0f} MB; cores busy "
+                f"PSS idle {r['idle_pss']:.0f} MB, live {r['live_pss']:.0f} MB "
+                f"(USS {r['live_uss']:.0f} MB); cores busy "
                 f"{r['machine_cores']:.2f} of {os.cpu_count()} (candidates+launcher "
                 f"{r['bench_cores']:.2f}, per bot {r['bot_cores_each']:.2f}, "
                 + ", ".join(f"{k} {v:.2f}" for k, v in r["helper_cores"].items())

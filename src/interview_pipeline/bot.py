@@ -26,9 +26,15 @@ from interview_pipeline.transcript import TranscriptSink
 StatusCallback = Callable[[str, str | None], None]
 
 
-def prewarm(settings: Settings) -> None:
-    """Import and load the heavy parts once, before any session is assigned."""
-    providers.prewarm(settings)
+_SHARED_WARM = False
+
+
+def prewarm_shared(settings: Settings, *, fork_safe: bool = True) -> None:
+    """What a template process loads once for every bot it forks: nothing here starts a thread."""
+    global _SHARED_WARM
+    if _SHARED_WARM:
+        return
+    providers.prewarm(settings, fork_safe=fork_safe)
     from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
     from pipecat.audio.vad.silero import SileroVADAnalyzer
 
@@ -36,6 +42,14 @@ def prewarm(settings: Settings) -> None:
     LocalSmartTurnAnalyzerV3()
     import pipelines.interview  # noqa: F401
     import pipelines.voice_only  # noqa: F401
+
+    _SHARED_WARM = True
+
+
+def prewarm(settings: Settings) -> None:
+    """Everything heavy, before any session is assigned (in a fork: only what is still missing)."""
+    prewarm_shared(settings, fork_safe=False)
+    providers.prewarm(settings)
 
 
 async def run_bot(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -110,6 +111,9 @@ class Settings(BaseSettings):
     public_url: str | None = None
     max_sessions: int = 20
     pool_size: int = 2
+    #: ``fork``: bots are forked from one warm template process (fast, shares memory; Linux).
+    #: ``spawn``: each bot is a fresh interpreter that warms up on its own.
+    pool_mode: Literal["fork", "spawn"] = "fork"
     token_ttl_s: int = 7200
     empty_room_timeout_s: int = 300
     drain_grace_s: float = 60.0

@@ -1,17 +1,20 @@
 """A pool of pre-warmed bot processes: one OS process per live session, never reused.
 
-Each worker is its own process group (``start_new_session``), so ending a session kills the
-worker and anything it started, and nothing survives the launcher: the worker also asks the
-kernel to signal it when the launcher dies, and treats stdin EOF as "leave now".
+With ``pool_mode=fork`` (the default on Linux) workers are forked from a warm template process
+(see ``zygote``): ready in milliseconds, sharing imports and models copy-on-write. Until the
+template is ready, or if it refuses or dies, workers are spawned as fresh processes instead
+(``pool_mode=spawn`` always does that).
+
+Each worker is its own process group, so ending a session kills the worker and anything it
+started, and nothing survives the launcher: the worker asks the kernel to signal it when its
+parent dies, and treats EOF on its channel as "leave now".
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -21,98 +24,19 @@ from typing import Any
 from loguru import logger
 
 from interview_pipeline.config import Settings
+from interview_pipeline.launcher.forkserver import ForkServer, ForkUnavailable
+from interview_pipeline.launcher.process import WorkerProcess
 from interview_pipeline.launcher.worker import DEFAULT_BOT, settings_payload
 
-
-class WorkerProcess:
-    """One bot process and its JSON-lines channel."""
-
-    def __init__(self, proc: asyncio.subprocess.Process, *, log_path: Path | None):
-        self.proc = proc
-        self.pid = proc.pid
-        self.spawned_at = time.monotonic()
-        self.log_path = log_path
-        self.ready = asyncio.Event()
-        self.warm_s: float | None = None
-        #: Messages after ``ready``; ``None`` once the process has exited.
-        self.events: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        self.exited = asyncio.Event()
-        self.assigned = False
-        self._pump = asyncio.ensure_future(self._read())
-
-    @property
-    def alive(self) -> bool:
-        return self.proc.returncode is None
-
-    def exit_reason(self) -> str:
-        code = self.proc.returncode
-        if code is None:
-            return "still running"
-        if code < 0:
-            with contextlib.suppress(ValueError):
-                return f"bot process killed by {signal.Signals(-code).name}"
-            return f"bot process killed by signal {-code}"
-        return f"bot process exited with code {code}"
-
-    async def _read(self) -> None:
-        assert self.proc.stdout is not None
-        try:
-            while True:
-                line = await self.proc.stdout.readline()
-                if not line:
-                    break
-                try:
-                    msg = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if not isinstance(msg, dict):
-                    continue
-                if msg.get("type") == "ready":
-                    self.warm_s = msg.get("warm_s")
-                    self.ready.set()
-                else:
-                    self.events.put_nowait(msg)
-            await self.proc.wait()
-        finally:
-            # Also on cancellation (loop shutting down): never block on a process here.
-            if self.proc.returncode is not None:
-                self.exited.set()
-            self.events.put_nowait(None)
-
-    async def send(self, msg: dict[str, Any]) -> bool:
-        """Write one command; False when the process is already gone."""
-        stdin = self.proc.stdin
-        if stdin is None or stdin.is_closing():
-            return False
-        try:
-            stdin.write((json.dumps(msg) + "\n").encode())
-            await stdin.drain()
-        except (BrokenPipeError, ConnectionResetError, RuntimeError):
-            return False
-        return True
-
-    def signal_group(self, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, sig)
-
-    async def kill(self, grace_s: float = 3.0) -> None:
-        """SIGTERM the whole group, SIGKILL what is left after the grace, reap the worker."""
-        if self.alive and grace_s > 0:
-            self.signal_group(signal.SIGTERM)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.proc.wait(), grace_s)
-        # Even when the worker itself is gone, a child it started may still hold the group.
-        self.signal_group(signal.SIGKILL)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.proc.wait(), 5.0)
-        self.exited.set()
-        if self.proc.stdin is not None:
-            with contextlib.suppress(Exception):
-                self.proc.stdin.close()
+__all__ = ["WorkerPool", "WorkerProcess"]
 
 
 class WorkerPool:
     """Keeps ``size`` idle workers warming or warm; hands one out per session."""
+
+    #: A forked replacement waits this long after a hand-out, so that even its small warm-up
+    #: (Whisper's load on the local path) does not compete with the new session's greeting.
+    REPLACE_AFTER_S = 2.0
 
     def __init__(
         self,
@@ -120,20 +44,13 @@ class WorkerPool:
         *,
         size: int,
         bot: str = DEFAULT_BOT,
-        command: list[str] | None = None,
         env: dict[str, str] | None = None,
         log_dir: Path | None = None,
         on_change: Callable[[], None] | None = None,
     ):
         self.settings = settings
         self.size = max(0, size)
-        self.command = command or [
-            sys.executable,
-            "-m",
-            "interview_pipeline.launcher.worker",
-            "--bot",
-            bot,
-        ]
+        self.bot = bot
         self.env = env
         self.log_dir = log_dir
         self.on_change = on_change
@@ -143,6 +60,11 @@ class WorkerPool:
         self.spawning: set[WorkerProcess] = set()
         self.closed = False
         self._replenishing: asyncio.Task[None] | None = None
+        self.template: ForkServer | None = None
+        if settings.pool_mode == "fork" and self.size > 0 and hasattr(os, "fork"):
+            self.template = ForkServer(
+                self._command("zygote"), env=env, log_path=self._log_path("template")
+            )
 
     @property
     def ready_count(self) -> int:
@@ -150,21 +72,42 @@ class WorkerPool:
 
     @property
     def pids(self) -> list[int]:
-        return [w.pid for w in [*self.idle, *self.busy]]
+        """Every process the pool owns: workers, and the template when there is one."""
+        template = [self.template.pid] if self.template and self.template.pid else []
+        return [w.pid for w in [*self.idle, *self.busy]] + template
+
+    def _command(self, module: str) -> list[str]:
+        return [sys.executable, "-m", f"interview_pipeline.launcher.{module}", "--bot", self.bot]
+
+    def _log_path(self, kind: str) -> Path | None:
+        if self.log_dir is None:
+            return None
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        return self.log_dir / f"{kind}-{time.time_ns()}.log"
 
     async def start(self) -> None:
-        await self.replenish()
+        if self.template is not None:
+            await self.template.start(self.settings)
+        self.replenish_soon()
+
+    async def new_worker(self) -> WorkerProcess:
+        """A fork of the template when it can, else a freshly spawned process."""
+        if self.template is not None and self.template.usable:
+            try:
+                worker = await self.template.fork(self._log_path("worker"))
+            except ForkUnavailable as exc:
+                logger.warning("forking a bot failed, spawning one: {}", exc)
+            else:
+                logger.debug("bot worker {} forked", worker.pid)
+                return worker
+        return await self.spawn()
 
     async def spawn(self) -> WorkerProcess:
-        log_path = None
-        stderr: Any = None
-        if self.log_dir is not None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            log_path = self.log_dir / f"worker-{time.time_ns()}.log"
-            stderr = log_path.open("ab")
+        log_path = self._log_path("worker")
+        stderr: Any = log_path.open("ab") if log_path else None
         try:
             proc = await asyncio.create_subprocess_exec(
-                *self.command,
+                *self._command("worker"),
                 "--parent",
                 str(os.getpid()),
                 stdin=asyncio.subprocess.PIPE,
@@ -176,7 +119,7 @@ class WorkerPool:
         finally:
             if stderr is not None:
                 stderr.close()
-        worker = WorkerProcess(proc, log_path=log_path)
+        worker = WorkerProcess.spawned(proc, log_path=log_path)
         self.spawning.add(worker)
         try:
             await worker.send({"type": "config", "settings": settings_payload(self.settings)})
@@ -189,12 +132,15 @@ class WorkerPool:
         return worker
 
     async def replenish(self) -> None:
+        if self.template is not None:
+            # Fill the pool with forks, not with a second set of cold warm-ups.
+            await self.template.settled(timeout_s=120.0)
         while not self.closed:
             self.idle = [w for w in self.idle if w.alive]
             if len(self.idle) >= self.size:
                 break
             try:
-                worker = await self.spawn()
+                worker = await self.new_worker()
             except OSError as exc:
                 logger.error("cannot start a bot worker: {}", exc)
                 break
@@ -204,10 +150,15 @@ class WorkerPool:
             self.idle.append(worker)
             self._changed()
 
-    def replenish_soon(self) -> None:
+    def replenish_soon(self, delay_s: float = 0.0) -> None:
         if self.closed or (self._replenishing and not self._replenishing.done()):
             return
-        self._replenishing = asyncio.ensure_future(self.replenish())
+
+        async def later() -> None:
+            await asyncio.sleep(delay_s)
+            await self.replenish()
+
+        self._replenishing = asyncio.ensure_future(later())
 
     async def take(self) -> tuple[WorkerProcess, bool]:
         """A worker for a new session, and whether it was already warm.
@@ -221,6 +172,8 @@ class WorkerPool:
             worker, warm = ready[0], True
         elif self.idle:
             worker, warm = min(self.idle, key=lambda w: w.spawned_at), False
+        elif self.template is not None and self.template.usable:
+            worker, warm = await self.new_worker(), True  # a fork is ready in milliseconds
         else:
             worker, warm = await self.spawn(), False
         if worker in self.idle:
@@ -228,7 +181,8 @@ class WorkerPool:
         worker.assigned = True
         self.busy.add(worker)
         self._changed()
-        self.replenish_soon()
+        forks = self.template is not None and self.template.usable
+        self.replenish_soon(self.REPLACE_AFTER_S if forks else 0.0)
         return worker, warm
 
     def release(self, worker: WorkerProcess) -> None:
@@ -247,6 +201,8 @@ class WorkerPool:
         self.busy.clear()
         self.spawning.clear()
         await asyncio.gather(*(w.kill(grace_s) for w in workers), return_exceptions=True)
+        if self.template is not None:
+            await self.template.close()
         self._changed()
 
     def _changed(self) -> None:

@@ -56,7 +56,7 @@ def settings_payload(settings: Settings) -> dict[str, Any]:
     return out
 
 
-def _die_with_parent(parent: int | None) -> None:
+def die_with_parent(parent: int | None) -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(Exception):
             libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -197,23 +197,9 @@ async def run_job(bot: ModuleType, settings: Settings, job: dict[str, Any], chan
         store.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bot", default=DEFAULT_BOT, help="bot module or .py file")
-    parser.add_argument("--parent", type=int, default=None, help="launcher pid to die with")
-    args = parser.parse_args(argv)
-
-    _die_with_parent(args.parent)
-    # `kill -USR1 <pid>` dumps every thread's stack to the worker log: stuck bots are debuggable.
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
-    chan = Channel()
-    first = chan.read()
-    if first is None or first.get("type") != "config":
-        return 0
-    settings = Settings(**first["settings"])
-    started = time.monotonic()
+def serve(chan: Channel, bot: ModuleType, settings: Settings, started: float) -> int:
+    """Finish warming, say ready, run the one job the launcher hands us; the exit code."""
     try:
-        bot = load_bot(args.bot)
         prewarm = getattr(bot, "prewarm", None)
         if prewarm is not None:
             prewarm(settings)
@@ -227,6 +213,29 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     asyncio.run(run_job(bot, settings, job, chan))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bot", default=DEFAULT_BOT, help="bot module or .py file")
+    parser.add_argument("--parent", type=int, default=None, help="launcher pid to die with")
+    args = parser.parse_args(argv)
+
+    die_with_parent(args.parent)
+    # `kill -USR1 <pid>` dumps every thread's stack to the worker log: stuck bots are debuggable.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    chan = Channel()
+    first = chan.read()
+    if first is None or first.get("type") != "config":
+        return 0
+    settings = Settings(**first["settings"])
+    started = time.monotonic()
+    try:
+        bot = load_bot(args.bot)
+    except Exception as exc:
+        chan.send("failed", reason=f"bot failed to warm up: {type(exc).__name__}: {exc}"[:500])
+        return 1
+    return serve(chan, bot, settings, started)
 
 
 if __name__ == "__main__":

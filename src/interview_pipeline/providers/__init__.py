@@ -20,16 +20,27 @@ from interview_pipeline.personas.schema import Persona
 _WARM: dict[str, object] = {}
 
 
-def prewarm(settings: Settings, persona: Persona | None = None) -> None:
-    """Build (and so load the models of) the STT and TTS this deployment will use."""
-    settings.check_providers()
-    _WARM["stt"] = build_stt(settings)
-    if persona is not None:
-        _WARM[f"tts:{persona.voice.piper}"] = build_tts(settings, persona)
-    elif settings.resolved_tts() is TTSProvider.PIPER:
-        from interview_pipeline.providers.piper import build_piper_voice
+def prewarm(settings: Settings, persona: Persona | None = None, *, fork_safe: bool = False) -> None:
+    """Build (and so load the models of) the STT and TTS this deployment will use.
 
-        _WARM[f"tts:{settings.piper_voice}"] = build_piper_voice(settings, settings.piper_voice)
+    ``fork_safe`` builds only what starts no threads, for a template process that forks bots:
+    not Whisper (CTranslate2 starts workers at load), and Piper on a single-threaded session.
+    Calling again later builds what is still missing.
+    """
+    settings.check_providers()
+    if "stt" not in _WARM and not (fork_safe and settings.resolved_stt() is STTProvider.WHISPER):
+        _WARM["stt"] = build_stt(settings)
+    voice = persona.voice.piper if persona is not None else settings.piper_voice
+    key = f"tts:{voice}"
+    if key in _WARM:
+        return
+    if persona is not None:
+        _WARM[key] = build_tts(settings, persona)
+    elif settings.resolved_tts() is TTSProvider.PIPER:
+        from interview_pipeline.providers.piper import build_piper_voice, single_threaded
+
+        tts = build_piper_voice(settings, settings.piper_voice)
+        _WARM[key] = single_threaded(tts) if fork_safe else tts
 
 
 def build_stt(settings: Settings) -> STTService:
