@@ -183,17 +183,19 @@ async def one_session(
     return result
 
 
-SPAWN_RUNS = (
-    # label, pool mode, pool size
-    ("warm, forked from the template", "fork", 1),
-    ("warm, spawned processes", "spawn", 1),
-    ("cold, no pool", "spawn", 0),
-)
+SPAWN_RUNS = {
+    # name: (label, pool mode, pool size)
+    "fork": ("warm, forked from the template", "fork", 1),
+    "spawn": ("warm, spawned processes", "spawn", 1),
+    "cold": ("cold, no pool", "spawn", 0),
+}
 
 
-async def bench_spawn(lk: LocalLiveKitServer, tmp: Path, n_warm: int, n_cold: int) -> None:
+async def bench_spawn(
+    lk: LocalLiveKitServer, tmp: Path, n_warm: int, n_cold: int, runs: list[str]
+) -> None:
     print("\n== spawn and greeting (local engines: Whisper, Piper, Silero, Smart Turn, avatar)")
-    for label, mode, pool_size in SPAWN_RUNS:
+    for label, mode, pool_size in (SPAWN_RUNS[r] for r in runs):
         n = n_warm if pool_size else n_cold
         settings = base_settings(
             tmp / f"{mode}-{pool_size}", lk, pool_size=pool_size, pool_mode=mode, max_sessions=4
@@ -439,7 +441,7 @@ async def main(args: argparse.Namespace) -> None:
         with LocalLiveKitServer(binary, log_path=tmp / "livekit.log") as lk:
             print(f"machine: {os.cpu_count()} cores; livekit-server {lk.url}")
             if args.only in (None, "spawn"):
-                await bench_spawn(lk, tmp, args.warm, args.cold)
+                await bench_spawn(lk, tmp, args.warm, args.cold, args.runs.split(","))
             if args.only in (None, "load"):
                 await bench_load(lk, tmp, [int(s) for s in args.steps.split(",")])
     ffi = sys.modules.get("livekit.rtc._ffi_client")
@@ -452,6 +454,7 @@ if __name__ == "__main__":
     parser.add_argument("--only", choices=["spawn", "load"])
     parser.add_argument("--warm", type=int, default=10)
     parser.add_argument("--cold", type=int, default=5)
+    parser.add_argument("--runs", default="fork,spawn,cold", help="spawn section: which pools")
     parser.add_argument("--steps", default="1,4,8,12,16,24,32,40")
     parser.add_argument("--serve-fakes", action="store_true", help=argparse.SUPPRESS)
     cli = parser.parse_args()

@@ -12,15 +12,17 @@ def assemble(parts: InterviewParts) -> Pipeline:
     return Pipeline(
         stages(
             t.input(),  # LiveKit (or replayed) candidate audio
+            parts.candidate_tap,  # the recorder's candidate channel, as it arrives
             parts.stt,  # Deepgram | local Whisper
             parts.user_aggregator,  # Silero VAD + Smart Turn v3 decide when the turn ends
+            parts.candidate_audio_stop,  # raw candidate audio goes no further
             parts.conductor,  # the plan: what to ask next
             parts.llm,  # OpenAI-compatible | scripted interviewer
             parts.tts,  # ElevenLabs | local Piper
             parts.avatar,  # HedraVideoService: talking head in sync with the speech
             parts.gate,  # holds the pre-synthesised greeting until the candidate joins
             t.output(),  # audio (+ camera track) to the room
-            parts.recorder,  # both sides, aligned, streamed to disk
+            parts.recorder,  # the interviewer's side, aligned with the candidate's, to disk
             parts.assistant_aggregator,  # what was actually said goes into the context
         )
     )

@@ -12,8 +12,10 @@ def assemble(parts: InterviewParts) -> Pipeline:
     return Pipeline(
         stages(
             t.input(),
+            parts.candidate_tap,
             parts.stt,
             parts.user_aggregator,
+            parts.candidate_audio_stop,
             parts.conductor,
             parts.llm,
             parts.tts,

@@ -10,20 +10,24 @@ question); otherwise the session is abandoned with its transcript kept.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from loguru import logger
-from pipecat.transports.livekit.transport import LiveKitParams, LiveKitTransport
+from pipecat.transports.livekit.transport import LiveKitParams
 from pipecat.workers.runner import WorkerRunner
 
 from interview_pipeline import providers
 from interview_pipeline.config import ConfigError, Settings
 from interview_pipeline.personas.schema import Persona
 from interview_pipeline.transcript import TranscriptSink
+from interview_pipeline.transports.livekit import InterviewLiveKitTransport
 
 StatusCallback = Callable[[str, str | None], None]
+#: Longest the bot waits for its greeting's audio before saying it is ready anyway.
+GREETING_WAIT_S = 10.0
 
 
 _SHARED_WARM = False
@@ -35,11 +39,12 @@ def prewarm_shared(settings: Settings, *, fork_safe: bool = True) -> None:
     if _SHARED_WARM:
         return
     providers.prewarm(settings, fork_safe=fork_safe)
-    from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
     from pipecat.audio.vad.silero import SileroVADAnalyzer
 
+    from interview_pipeline.smart_turn import smart_turn_session
+
     SileroVADAnalyzer()
-    LocalSmartTurnAnalyzerV3()
+    smart_turn_session()
     import pipelines.interview  # noqa: F401
     import pipelines.voice_only  # noqa: F401
 
@@ -77,7 +82,7 @@ async def run_bot(
     from pipelines import build_interview, transport_kwargs, wants_video
 
     video = wants_video(persona)
-    transport = LiveKitTransport(
+    transport = InterviewLiveKitTransport(
         settings.livekit_url,
         token,
         room_name,
@@ -105,14 +110,23 @@ async def run_bot(
     )
     conductor = parts.conductor
     grace: dict[str, asyncio.Task[None] | None] = {"task": None}
+    announcer: dict[str, asyncio.Task[None] | None] = {"task": None}
 
     def is_candidate(participant_id: str) -> bool:
         return candidate_identity is None or participant_id == candidate_identity
 
+    async def _announce_when_greeting_held() -> None:
+        # "waiting_for_candidate" promises that a candidate who joins now hears the greeting
+        # at once, so it waits for the synthesis (bounded: a slow TTS must not hide the bot).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(parts.gate.greeting_ready.wait(), GREETING_WAIT_S)
+        if not parts.gate.is_open:
+            status("waiting_for_candidate")
+
     @worker.event_handler("on_pipeline_started")
     async def _ready(_w: Any, _f: Any) -> None:
         await conductor.begin()  # synthesised now, held at the gate
-        status("waiting_for_candidate")
+        announcer["task"] = asyncio.create_task(_announce_when_greeting_held())
 
     async def _candidate_here() -> None:
         if parts.gate.is_open:
@@ -176,6 +190,8 @@ async def run_bot(
         await runner.run()
     finally:
         watcher.cancel()
+        if announcer["task"] is not None:
+            announcer["task"].cancel()
         if grace["task"] is not None:
             grace["task"].cancel()
         parts.transcript.flush()

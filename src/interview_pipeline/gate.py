@@ -7,9 +7,10 @@ frames (interruptions, lifecycle) always pass, so holding never blocks a shutdow
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from pipecat.frames.frames import EndFrame, Frame, SystemFrame
+from pipecat.frames.frames import EndFrame, Frame, SystemFrame, TTSStoppedFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 
@@ -18,6 +19,9 @@ class JoinGate(FrameProcessor):
         super().__init__(name="JoinGate", **kwargs)
         self._open = open_
         self._held: list[Frame] = []
+        #: Set once a whole utterance (the greeting) is held, or the gate is open: from then
+        #: on a candidate who joins hears it without waiting for synthesis.
+        self.greeting_ready = asyncio.Event()
 
     @property
     def is_open(self) -> bool:
@@ -28,6 +32,7 @@ class JoinGate(FrameProcessor):
         if self._open:
             return
         self._open = True
+        self.greeting_ready.set()
         held, self._held = self._held, []
         for frame in held:
             await self.push_frame(frame)
@@ -44,3 +49,5 @@ class JoinGate(FrameProcessor):
             await self.push_frame(frame, direction)
             return
         self._held.append(frame)
+        if isinstance(frame, TTSStoppedFrame):
+            self.greeting_ready.set()

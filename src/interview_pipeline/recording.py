@@ -48,6 +48,8 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from interview_pipeline.candidate_audio import CandidateAudioTap
+
 Side = Literal["candidate", "interviewer"]
 
 _HEADER_BYTES = 44
@@ -360,6 +362,7 @@ class ConversationRecorder(FrameProcessor):
     ):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._clock = clock
+        self._tapped = False
         self._tape = RecordingTape(
             path_conversation,
             path_interviewer,
@@ -371,6 +374,12 @@ class ConversationRecorder(FrameProcessor):
     @property
     def tape(self) -> RecordingTape:
         return self._tape
+
+    def candidate_tap(self) -> CandidateAudioTap:
+        """A processor for right after ``transport.input()``: from then on the candidate's
+        audio is recorded there, so it need not travel the whole pipeline to reach us."""
+        self._tapped = True
+        return CandidateAudioTap(lambda frame: self._safely(frame, FrameDirection.DOWNSTREAM))
 
     def _handle(self, frame: Frame, direction: FrameDirection, now: float) -> None:
         tape = self._tape
@@ -406,7 +415,8 @@ class ConversationRecorder(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        self._safely(frame, direction)
+        if not (self._tapped and isinstance(frame, InputAudioRawFrame)):
+            self._safely(frame, direction)
         await self.push_frame(frame, direction)
 
     async def cleanup(self) -> None:

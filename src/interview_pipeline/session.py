@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
-from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.frames.frames import Frame
@@ -42,6 +41,7 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from interview_pipeline import providers
 from interview_pipeline.avatar import HedraVideoService
+from interview_pipeline.candidate_audio import CandidateAudioStop
 from interview_pipeline.conduct import directive
 from interview_pipeline.conduct.barge_in import QuestionBargeInMuteStrategy
 from interview_pipeline.conduct.conductor import InterviewConductor
@@ -50,6 +50,8 @@ from interview_pipeline.config import Settings
 from interview_pipeline.gate import JoinGate
 from interview_pipeline.metrics import LatencyCollector
 from interview_pipeline.personas.schema import AvatarRenderer, Persona
+from interview_pipeline.recording import ConversationRecorder
+from interview_pipeline.smart_turn import SharedSmartTurnAnalyzerV3
 from interview_pipeline.transcript import MemorySink, TranscriptSink
 from interview_pipeline.transcript_recorder import TranscriptRecorder
 
@@ -70,7 +72,11 @@ class InterviewParts:
     transcript: TranscriptRecorder
     latency: LatencyCollector
     gate: JoinGate
-    recorder: FrameProcessor | None = None
+    recorder: ConversationRecorder | None = None
+    #: Records the candidate where their audio enters (when there is a recorder).
+    candidate_tap: FrameProcessor | None = None
+    #: Past the turn logic the candidate's raw audio has no more readers.
+    candidate_audio_stop: FrameProcessor = field(default_factory=CandidateAudioStop)
     extra_observers: list[BaseObserver] = field(default_factory=list)
 
 
@@ -86,7 +92,7 @@ def turn_strategies(persona: Persona) -> LLMUserAggregatorParams:
     after_vad = max(0.1, tt.max_thinking_pause_s - tt.vad_stop_s)
     stop: list[BaseUserTurnStopStrategy]
     if tt.smart_turn:
-        analyzer = LocalSmartTurnAnalyzerV3(params=SmartTurnParams(stop_secs=after_vad))
+        analyzer = SharedSmartTurnAnalyzerV3(params=SmartTurnParams(stop_secs=after_vad))
         stop = [
             PatientTurnStopStrategy(turn_analyzer=analyzer, max_pause_s=tt.max_thinking_pause_s)
         ]
@@ -112,7 +118,7 @@ def build_parts(
     candidate_name: str,
     sink: TranscriptSink | None = None,
     portrait: Path | None = None,
-    recorder: FrameProcessor | None = None,
+    recorder: ConversationRecorder | None = None,
     with_avatar: bool = True,
     hold_until_joined: bool = False,
 ) -> InterviewParts:
@@ -153,6 +159,7 @@ def build_parts(
         latency=latency,
         gate=JoinGate(open_=not hold_until_joined),
         recorder=recorder,
+        candidate_tap=recorder.candidate_tap() if recorder is not None else None,
     )
 
 

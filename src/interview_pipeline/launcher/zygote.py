@@ -90,7 +90,8 @@ def become_worker(
         os.dup2(fd, 0)
         os.dup2(fd, 1)
         os.close(fd)
-        gc.unfreeze()
+        # No gc.unfreeze(): a full collection over the template's objects would write to
+        # every page that holds one, and the pages would stop being shared.
         faulthandler.register(signal.SIGUSR1, all_threads=True)
         code = serve(Channel(), bot, settings, time.monotonic())
     except BaseException:

@@ -1,0 +1,79 @@
+"""LiveKit transport whose candidate audio arrives at the pipeline's rate, in 20 ms frames.
+
+pipecat's LiveKit client opens each participant's ``AudioStream`` at LiveKit's defaults
+(48 kHz, 10 ms frames) and resamples every frame in Python: 100 frames a second, each
+travelling through every processor and every observer. LiveKit's native side can resample and
+frame the stream itself, so we ask it for 16 kHz in 20 ms frames (WebRTC's own Opus packet
+size): half the frames and no Python resampling, for about 10 ms of extra input buffering.
+Everything else is pipecat's transport, unchanged.
+"""
+
+from __future__ import annotations
+
+from livekit import rtc
+from loguru import logger
+from pipecat.transports.livekit.transport import (
+    LiveKitParams,
+    LiveKitTransport,
+    LiveKitTransportClient,
+)
+
+#: Candidate audio frame size asked of LiveKit.
+FRAME_MS = 20
+
+
+class FramedLiveKitClient(LiveKitTransportClient):
+    """pipecat's client, with the audio stream opened at our rate and frame size."""
+
+    def __init__(self, *args: object, sample_rate: int, frame_ms: int, **kwargs: object):
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._in_rate = sample_rate
+        self._in_frame_ms = frame_ms
+
+    async def _async_on_track_subscribed(
+        self,
+        track: rtc.Track,
+        publication: rtc.RemoteTrackPublication,
+        participant: rtc.RemoteParticipant,
+    ) -> None:
+        if track.kind != rtc.TrackKind.KIND_AUDIO or self._task_manager is None:
+            await super()._async_on_track_subscribed(track, publication, participant)
+            return
+        # As pipecat does it (close a republished track's old stream first), but framed.
+        logger.info(f"Audio track subscribed: {track.sid} from participant {participant.identity}")
+        await self._close_audio_stream(participant.identity)
+        self._audio_tracks[participant.identity] = track
+        stream = rtc.AudioStream(
+            track, sample_rate=self._in_rate, num_channels=1, frame_size_ms=self._in_frame_ms
+        )
+        task = self._task_manager.create_task(
+            self._process_audio_stream(stream, participant.identity),
+            f"{self}::_process_audio_stream",
+        )
+        self._audio_streams[participant.identity] = (stream, task)
+        await self._callbacks.on_audio_track_subscribed(participant.identity)
+
+
+class InterviewLiveKitTransport(LiveKitTransport):
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        room_name: str,
+        params: LiveKitParams,
+        *,
+        in_sample_rate: int = 16000,
+        in_frame_ms: int = FRAME_MS,
+    ):
+        super().__init__(url, token, room_name, params)
+        pipecat_client = self._client
+        self._client = FramedLiveKitClient(
+            url,
+            token,
+            room_name,
+            self._params,
+            pipecat_client._callbacks,
+            self.name,
+            sample_rate=self._params.audio_in_sample_rate or in_sample_rate,
+            frame_ms=in_frame_ms,
+        )
