@@ -33,6 +33,9 @@ RUN pip install --no-deps .
 
 # --- runtime: no compilers, no pip cache, not root --------------------------------------------
 FROM ${PYTHON_IMAGE}
+# tini as PID 1 reaps bots whose template process is gone (bots are forked from a template).
+RUN apt-get update && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin interview \
  && mkdir /data && chown interview:interview /data
 COPY --from=build /opt/venv /opt/venv
@@ -53,6 +56,7 @@ EXPOSE 8080
 VOLUME ["/data"]
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
   CMD python -c "import os, sys, urllib.request; port = os.environ.get('INTERVIEW_PORT', '8080'); sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=2).status == 200 else 1)"
-# Exec form: SIGTERM reaches the launcher directly, which drains sessions before exiting
+# tini forwards SIGTERM to the launcher, which drains sessions before exiting
 # (give `docker stop` a longer --time than INTERVIEW_DRAIN_GRACE_S).
+ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["python", "server.py"]

@@ -45,6 +45,9 @@ def single_threaded(tts: TTSService) -> TTSService:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
+    # Without ORT's arena a sentence's activations are freed after it (the bots' malloc
+    # returns large blocks to the system) instead of staying in every forked bot.
+    options.enable_cpu_mem_arena = False
     voice.session = onnxruntime.InferenceSession(
         session._model_path, sess_options=options, providers=["CPUExecutionProvider"]
     )
