@@ -215,15 +215,20 @@ def serve(chan: Channel, bot: ModuleType, settings: Settings, started: float) ->
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def start_process(argv: list[str] | None, description: str) -> argparse.Namespace:
+    """Arguments of a bot or template process; it dies with the launcher and dumps stacks."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--bot", default=DEFAULT_BOT, help="bot module or .py file")
     parser.add_argument("--parent", type=int, default=None, help="launcher pid to die with")
     args = parser.parse_args(argv)
-
     die_with_parent(args.parent)
     # `kill -USR1 <pid>` dumps every thread's stack to the worker log: stuck bots are debuggable.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = start_process(argv, __doc__.splitlines()[0])
     chan = Channel()
     first = chan.read()
     if first is None or first.get("type") != "config":

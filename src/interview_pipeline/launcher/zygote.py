@@ -20,7 +20,6 @@ Each child talks to the launcher over its own socket exactly like a spawned work
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import faulthandler
 import gc
@@ -41,7 +40,13 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from interview_pipeline.config import Settings  # noqa: E402
-from interview_pipeline.launcher.worker import Channel, die_with_parent, load_bot, serve  # noqa: E402
+from interview_pipeline.launcher.worker import (  # noqa: E402
+    Channel,
+    die_with_parent,
+    load_bot,
+    serve,
+    start_process,
+)
 
 
 def native_threads() -> int:
@@ -161,13 +166,7 @@ def serve_forks(bot: ModuleType, settings: Settings, ctl: socket.socket, threads
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bot", required=True, help="bot module or .py file")
-    parser.add_argument("--parent", type=int, default=None, help="launcher pid to die with")
-    args = parser.parse_args(argv)
-
-    die_with_parent(args.parent)
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    args = start_process(argv, __doc__.splitlines()[0])
     # Our stdin is the control socket; children get their own stdin, so park fd 0 on /dev/null.
     ctl = socket.socket(fileno=os.dup(0))
     null = os.open(os.devnull, os.O_RDONLY)
