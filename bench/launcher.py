@@ -176,6 +176,12 @@ async def one_session(
     connected = candidate.joined_at or t_connect
     result["track_from_connected"] = (candidate.interviewer_track_at or greeting.start) - connected
     result["frame_from_connected"] = (candidate.first_frame_at or greeting.start) - connected
+    # Memory once the bot has done everything a session does: greeted, heard and transcribed an
+    # answer, asked the next question.
+    await candidate.wait_quiet(1.0, 60)
+    sent = await candidate.say(ANSWER)
+    reply = await candidate.wait_utterance(sent, timeout_s=60)
+    result["answer_to_reply"] = reply.start - sent
     await asyncio.sleep(2.0)
     result["live_memory"] = memory_mb(worker.pid)
     await client.delete(f"/sessions/{sid}")
@@ -183,11 +189,15 @@ async def one_session(
     return result
 
 
-SPAWN_RUNS = {
-    # name: (label, pool mode, pool size)
-    "fork": ("warm, forked from the template", "fork", 1),
-    "spawn": ("warm, spawned processes", "spawn", 1),
-    "cold": ("cold, no pool", "spawn", 0),
+SPAWN_RUNS: dict[str, tuple[str, dict[str, Any]]] = {
+    # name: (label, settings)
+    "fork": ("warm, forked from the template", {"pool_mode": "fork", "pool_size": 1}),
+    "fork-own-whisper": (
+        "warm, forked, each bot loads its own Whisper",
+        {"pool_mode": "fork", "pool_size": 1, "whisper_shared": False},
+    ),
+    "spawn": ("warm, spawned processes", {"pool_mode": "spawn", "pool_size": 1}),
+    "cold": ("cold, no pool", {"pool_mode": "spawn", "pool_size": 0}),
 }
 
 
@@ -195,11 +205,11 @@ async def bench_spawn(
     lk: LocalLiveKitServer, tmp: Path, n_warm: int, n_cold: int, runs: list[str]
 ) -> None:
     print("\n== spawn and greeting (local engines: Whisper, Piper, Silero, Smart Turn, avatar)")
-    for label, mode, pool_size in (SPAWN_RUNS[r] for r in runs):
+    for name in runs:
+        label, values = SPAWN_RUNS[name]
+        pool_size = values["pool_size"]
         n = n_warm if pool_size else n_cold
-        settings = base_settings(
-            tmp / f"{mode}-{pool_size}", lk, pool_size=pool_size, pool_mode=mode, max_sessions=4
-        )
+        settings = base_settings(tmp / name, lk, max_sessions=4, **values)
         results = []
         idle_mem: list[dict[str, float]] = []
         warm_s: list[float] = []
@@ -214,6 +224,8 @@ async def bench_spawn(
                     idle_mem.append(memory_mb(spare.pid))
                     warm_s.append(spare.warm_s or 0.0)
                 results.append(await one_session(app, client, lk, settle=i % 2 == 1))
+            if pool.stt is not None and pool.stt.pid:
+                _print_memory("the shared Whisper server", [memory_mb(pool.stt.pid)])
             template = pool.template
             if template is not None and template.pid:
                 _print_memory("the template process", [memory_mb(template.pid)])
@@ -235,7 +247,11 @@ async def bench_spawn(
             )
             print(f"pooled process warm-up: {summary(warm_s)}")
             _print_memory("idle pooled process", idle_mem)
-        _print_memory("live session", [r["live_memory"] for r in results])
+        print(
+            "candidate's answer ends -> next question audio (local engines): "
+            + summary([r["answer_to_reply"] for r in results], "ms")
+        )
+        _print_memory("live session, after one answer", [r["live_memory"] for r in results])
 
 
 def _print_memory(label: str, samples: list[dict[str, float]]) -> None:

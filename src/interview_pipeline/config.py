@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     whisper_compute_type: str = "int8"
     #: Transcribe during the VAD's stop wait (see providers/whisper.py); costs CPU on pauses.
     whisper_speculative: bool = True
+    #: The launcher runs one Whisper server that all its bots share (one model in memory
+    #: instead of one per session); ``whisper_socket`` is where a bot finds it.
+    whisper_shared: bool = True
+    whisper_socket: Path | None = None
     piper_voice: str = "en_US-joe-medium"
     piper_voice_dir: Path | None = None
 

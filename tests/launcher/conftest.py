@@ -67,6 +67,8 @@ def make_settings(tmp_path: Path, server: LocalLiveKitServer | None, **overrides
         "pool_size": 1,
         "max_sessions": 3,
         "drain_grace_s": 2.0,
+        # The fake bot transcribes nothing: tests with the real bot turn the shared server on.
+        "whisper_shared": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

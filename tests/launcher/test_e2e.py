@@ -56,7 +56,7 @@ async def test_interview_through_the_launcher(
     tmp_path: Path, livekit_server: LocalLiveKitServer
 ) -> None:
     _require_real_bot(tmp_path)
-    settings = make_settings(tmp_path, livekit_server, pool_size=1)
+    settings = make_settings(tmp_path, livekit_server, pool_size=1, whisper_shared=True)
     async with running_launcher(settings, bot="interview_pipeline.bot") as (app, client):
         launcher = app.state.launcher
         deadline = time.monotonic() + 60
@@ -105,3 +105,6 @@ async def test_interview_through_the_launcher(
     logs = "".join(p.read_text(errors="replace") for p in (tmp_path / "logs").glob("*.log"))
     assert created["candidate_token"] not in logs
     assert "eyJhbGciOi" not in logs  # no JWT (the bot's token) in any bot log
+    # The bot transcribed on the launcher's shared Whisper server, not with its own copy.
+    assert "shared Whisper server listening" in logs
+    assert "shared Whisper server unusable" not in logs

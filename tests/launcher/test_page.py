@@ -89,7 +89,9 @@ async def test_candidate_page_in_chromium(
     if binary is None:
         pytest.skip("chromium not installed (apt-get install chromium)")
     _require_real_bot(tmp_path)
-    settings = make_settings(tmp_path, livekit_server, pool_size=1, port=free_port())
+    settings = make_settings(
+        tmp_path, livekit_server, pool_size=1, port=free_port(), whisper_shared=True
+    )
     async with serving(settings, "interview_pipeline.bot") as app:
         launcher = app.state.launcher
         deadline = time.monotonic() + 60

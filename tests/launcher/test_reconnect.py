@@ -63,7 +63,9 @@ async def greeted(
 ) -> AsyncIterator[tuple[Any, httpx.AsyncClient, dict[str, Any], SimulatedCandidate]]:
     """A launcher with a warm real bot, a session, and a candidate who heard the greeting."""
     _require_real_bot(tmp_path)
-    settings = make_settings(tmp_path, livekit_server, pool_size=1, reconnect_grace_s=GRACE_S)
+    settings = make_settings(
+        tmp_path, livekit_server, pool_size=1, reconnect_grace_s=GRACE_S, whisper_shared=True
+    )
     async with running_launcher(settings, bot="interview_pipeline.bot") as (app, client):
         launcher = app.state.launcher
         deadline = time.monotonic() + 60

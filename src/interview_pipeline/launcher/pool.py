@@ -26,6 +26,7 @@ from loguru import logger
 from interview_pipeline.config import Settings
 from interview_pipeline.launcher.forkserver import ForkServer, ForkUnavailable
 from interview_pipeline.launcher.process import WorkerProcess
+from interview_pipeline.launcher.stt_server import SharedWhisper, wanted
 from interview_pipeline.launcher.worker import DEFAULT_BOT, settings_payload
 
 __all__ = ["WorkerPool", "WorkerProcess"]
@@ -54,11 +55,16 @@ class WorkerPool:
         log_dir: Path | None = None,
         on_change: Callable[[], None] | None = None,
     ):
-        self.settings = settings
         self.size = max(0, size)
         self.bot = bot
         self.env = {**BOT_ENV, **(env if env is not None else os.environ)}
         self.log_dir = log_dir
+        #: One Whisper model for all bots, when they transcribe locally.
+        self.stt: SharedWhisper | None = None
+        if wanted(settings):
+            self.stt = SharedWhisper(settings, env=self.env, log_path=self._log_path("whisper"))
+            settings = settings.model_copy(update={"whisper_socket": self.stt.socket})
+        self.settings = settings
         self.on_change = on_change
         self.idle: list[WorkerProcess] = []
         self.busy: set[WorkerProcess] = set()
@@ -78,9 +84,9 @@ class WorkerPool:
 
     @property
     def pids(self) -> list[int]:
-        """Every process the pool owns: workers, and the template when there is one."""
-        template = [self.template.pid] if self.template and self.template.pid else []
-        return [w.pid for w in [*self.idle, *self.busy]] + template
+        """Every process the pool owns: workers, the template and the Whisper server."""
+        shared = [self.template.pid if self.template else None, self.stt.pid if self.stt else None]
+        return [w.pid for w in [*self.idle, *self.busy]] + [p for p in shared if p]
 
     def _command(self, module: str) -> list[str]:
         return [sys.executable, "-m", f"interview_pipeline.launcher.{module}", "--bot", self.bot]
@@ -92,6 +98,8 @@ class WorkerPool:
         return self.log_dir / f"{kind}-{time.time_ns()}.log"
 
     async def start(self) -> None:
+        if self.stt is not None:
+            await self.stt.start()
         if self.template is not None:
             await self.template.start(self.settings)
         self.replenish_soon()
@@ -209,6 +217,8 @@ class WorkerPool:
         await asyncio.gather(*(w.kill(grace_s) for w in workers), return_exceptions=True)
         if self.template is not None:
             await self.template.close()
+        if self.stt is not None:
+            await self.stt.close()
         self._changed()
 
     def _changed(self) -> None:

@@ -6,14 +6,16 @@ without the cloud SDKs (or without the GPL Piper extra) still runs the others.
 
 from __future__ import annotations
 
-from typing import Any
-
-from pipecat.services.llm_service import LLMService
-from pipecat.services.stt_service import STTService
-from pipecat.services.tts_service import TTSService
+from typing import TYPE_CHECKING, Any
 
 from interview_pipeline.config import LLMProvider, Settings, STTProvider, TTSProvider
 from interview_pipeline.personas.schema import Persona
+
+if TYPE_CHECKING:  # pipecat loads with the first service built, not with this package: the
+    # shared Whisper server imports a provider module and needs none of it.
+    from pipecat.services.llm_service import LLMService
+    from pipecat.services.stt_service import STTService
+    from pipecat.services.tts_service import TTSService
 
 #: Services built ahead by ``prewarm`` (a pooled bot process serves one session, so each
 #: warm instance is handed out once).
@@ -24,11 +26,12 @@ def prewarm(settings: Settings, persona: Persona | None = None, *, fork_safe: bo
     """Build (and so load the models of) the STT and TTS this deployment will use.
 
     ``fork_safe`` builds only what starts no threads, for a template process that forks bots:
-    not Whisper (CTranslate2 starts workers at load), and Piper on a single-threaded session.
+    not an in-process Whisper (CTranslate2 starts workers at load), and Piper on a single-threaded session.
     Calling again later builds what is still missing.
     """
     settings.check_providers()
-    if "stt" not in _WARM and not (fork_safe and settings.resolved_stt() is STTProvider.WHISPER):
+    local_whisper = settings.resolved_stt() is STTProvider.WHISPER and not settings.whisper_socket
+    if "stt" not in _WARM and not (fork_safe and local_whisper):
         _WARM["stt"] = build_stt(settings)
     voice = persona.voice.piper if persona is not None else settings.piper_voice
     key = f"tts:{voice}"
@@ -44,6 +47,8 @@ def prewarm(settings: Settings, persona: Persona | None = None, *, fork_safe: bo
 
 
 def build_stt(settings: Settings) -> STTService:
+    from pipecat.services.stt_service import STTService
+
     warm = _WARM.pop("stt", None)
     if isinstance(warm, STTService):
         return warm
@@ -67,6 +72,8 @@ def build_llm(settings: Settings, persona: Persona, system_instruction: str) -> 
 
 
 def build_tts(settings: Settings, persona: Persona) -> TTSService:
+    from pipecat.services.tts_service import TTSService
+
     warm = _WARM.pop(f"tts:{persona.voice.piper}", None)
     if isinstance(warm, TTSService) and settings.resolved_tts() is TTSProvider.PIPER:
         return warm

@@ -6,6 +6,8 @@ Three choices differ from pipecat's defaults, each measured on the replay answer
 - greedy decoding (beam 1): ~2.5x faster than beam 5 on tiny.en, same words;
 - a permissive no-speech threshold: VAD already cut the segment to speech, and the default
   threshold dropped a candidate's last clause;
+- the model may live in a shared server process (``whisper_remote``): one copy per machine
+  instead of one per bot;
 - speculative transcription: pipecat transcribes a segment when VAD declares the stop, which
   is ``vad_stop_s`` (0.8 s for patient interviews) after speech ended. Here, once the audio has
   been quiet for ``speculate_after_s``, the segment so far is transcribed in a thread while VAD
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +36,7 @@ from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 
 from interview_pipeline.config import Settings
+from interview_pipeline.providers.whisper_remote import RemoteWhisperModel
 
 
 class _GreedyModel:
@@ -50,8 +54,14 @@ class _GreedyModel:
 
 class LocalWhisperSTTService(WhisperSTTService):
     def __init__(
-        self, *, speculate_after_s: float | None = 0.25, quiet_rms: float = 250.0, **kwargs: Any
+        self,
+        *,
+        speculate_after_s: float | None = 0.25,
+        quiet_rms: float = 250.0,
+        server: Path | None = None,
+        **kwargs: Any,
     ):
+        self._server = server  # read by _load, which pipecat calls from __init__
         super().__init__(**kwargs)
         self._speculate_after_s = speculate_after_s
         self._quiet_rms = quiet_rms
@@ -61,8 +71,17 @@ class LocalWhisperSTTService(WhisperSTTService):
         self._guess_task: asyncio.Task[None] | None = None
 
     def _load(self) -> None:
-        super()._load()
+        if self._server is None:
+            super()._load()
+        else:
+            self._model = RemoteWhisperModel(self._server, self._load_here)  # type: ignore[assignment]
         self._model = _GreedyModel(self._model)  # type: ignore[assignment]
+
+    def _load_here(self) -> Any:
+        from faster_whisper import WhisperModel
+
+        settings: Any = self._settings
+        return WhisperModel(settings.model, device=self._device, compute_type=self._compute_type)
 
     def _transcribe_text(self, pcm: bytes) -> str:
         """Same decoding and no-speech filter as pipecat's ``run_stt``, returning text."""
@@ -133,6 +152,7 @@ class LocalWhisperSTTService(WhisperSTTService):
 def build_whisper_stt(settings: Settings) -> STTService:
     return LocalWhisperSTTService(
         speculate_after_s=0.25 if settings.whisper_speculative else None,
+        server=settings.whisper_socket,
         device="cpu",
         compute_type=settings.whisper_compute_type,
         ttfs_p99_latency=0.8,
