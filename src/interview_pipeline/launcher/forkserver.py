@@ -21,7 +21,7 @@ from typing import Any
 from loguru import logger
 
 from interview_pipeline.config import Settings
-from interview_pipeline.launcher.process import WorkerProcess
+from interview_pipeline.launcher.process import WorkerProcess, start_child
 from interview_pipeline.launcher.worker import settings_payload
 
 
@@ -57,25 +57,19 @@ class ForkServer:
     async def start(self, settings: Settings) -> None:
         """Start the template warming; ``ready`` is set when it can fork."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        stderr: Any = self.log_path.open("ab") if self.log_path else None
         try:
-            self.proc = await asyncio.create_subprocess_exec(
-                *self.command,
-                "--parent",
-                str(os.getpid()),
+            self.proc = await start_child(
+                self.command,
+                env=self.env,
+                log_path=self.log_path,
                 stdin=theirs.fileno(),
                 stdout=asyncio.subprocess.DEVNULL,
-                stderr=stderr,
-                start_new_session=True,
-                env=self.env,
             )
         except BaseException:
             ours.close()
             raise
         finally:
             theirs.close()
-            if stderr is not None:
-                stderr.close()
         ours.setblocking(False)
         self._ctl = ours
         payload = {"type": "config", "settings": settings_payload(settings)}

@@ -19,13 +19,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from loguru import logger
 
 from interview_pipeline.config import Settings
 from interview_pipeline.launcher.forkserver import ForkServer, ForkUnavailable
-from interview_pipeline.launcher.process import WorkerProcess
+from interview_pipeline.launcher.process import WorkerProcess, start_child
 from interview_pipeline.launcher.stt_server import SharedWhisper, wanted
 from interview_pipeline.launcher.worker import DEFAULT_BOT, settings_payload
 
@@ -118,21 +117,10 @@ class WorkerPool:
 
     async def spawn(self) -> WorkerProcess:
         log_path = self._log_path("worker")
-        stderr: Any = log_path.open("ab") if log_path else None
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *self._command("worker"),
-                "--parent",
-                str(os.getpid()),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=stderr,
-                start_new_session=True,
-                env=self.env,
-            )
-        finally:
-            if stderr is not None:
-                stderr.close()
+        pipe = asyncio.subprocess.PIPE
+        proc = await start_child(
+            self._command("worker"), env=self.env, log_path=log_path, stdin=pipe, stdout=pipe
+        )
         worker = WorkerProcess.spawned(proc, log_path=log_path)
         self.spawning.add(worker)
         try:

@@ -19,6 +19,28 @@ from pathlib import Path
 from typing import Any
 
 
+async def start_child(
+    argv: list[str], *, env: dict[str, str] | None, log_path: Path | None, stdin: Any, stdout: Any
+) -> asyncio.subprocess.Process:
+    """A helper process of the launcher: its own process group (ended with ``killpg``), stderr
+    into its log, and ``--parent`` so that it dies with us (PDEATHSIG)."""
+    stderr: Any = log_path.open("ab") if log_path else None
+    try:
+        return await asyncio.create_subprocess_exec(
+            *argv,
+            "--parent",
+            str(os.getpid()),
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+            env=env,
+        )
+    finally:
+        if stderr is not None:
+            stderr.close()
+
+
 class WorkerProcess:
     """One bot process and its JSON-lines channel."""
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from loguru import logger
 
 from interview_pipeline.config import Settings, STTProvider
+from interview_pipeline.launcher.process import start_child
 from interview_pipeline.launcher.worker import die_with_parent
 
 #: After an unexpected exit, wait this long before starting again (a crash loop stays cheap).
@@ -62,29 +63,16 @@ class SharedWhisper:
         self._watch = asyncio.ensure_future(self._supervise())
 
     async def _start_process(self) -> None:
-        stderr = self.log_path.open("ab") if self.log_path else None
-        try:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                __name__,
-                "--socket",
-                str(self.socket),
-                "--model",
-                str(self.settings.whisper_model_path()),
-                "--compute-type",
-                self.settings.whisper_compute_type,
-                "--parent",
-                str(os.getpid()),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=stderr,
-                start_new_session=True,
-                env=self.env,
-            )
-        finally:
-            if stderr is not None:
-                stderr.close()
+        command = [sys.executable, "-m", __name__, "--socket", str(self.socket)]
+        command += ["--model", str(self.settings.whisper_model_path())]
+        command += ["--compute-type", self.settings.whisper_compute_type]
+        self.proc = await start_child(
+            command,
+            env=self.env,
+            log_path=self.log_path,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+        )
 
     async def _supervise(self) -> None:
         while not self._closed and self.proc is not None:
