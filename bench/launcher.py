@@ -16,7 +16,9 @@ Sections
           twice. Reports answer-end -> next interviewer audio p50/p95 and audio gaps inside the
           interviewer's speech (the fake TTS speaks a continuous tone, so any silence inside an
           utterance is an underrun). Ramps N until p95 doubles against N=1 or gaps appear.
-          The simulated candidates run in this process and share the two cores with the bots.
+          The simulated candidates run in this process and share the two cores with the bots;
+          times and dropouts are read on the received audio's own clock, and pauses in its
+          arrival that the audio does not have are reported apart as simulator stalls.
 """
 
 from __future__ import annotations
@@ -329,7 +331,7 @@ async def run_candidate(client: httpx.AsyncClient, lk: LocalLiveKitServer, answe
     finally:
         await client.delete(f"/sessions/{sid}")
         await candidate.leave()
-    return {"latencies": latencies, "gaps": candidate.gaps}
+    return {"latencies": latencies, "gaps": candidate.gaps, "stalls": candidate.stalls}
 
 
 async def load_step(
@@ -390,8 +392,10 @@ async def load_step(
     errors = [repr(r) for r in runs if not isinstance(r, dict)]
     return {
         "n": n,
+        "bot_turns": bot_turns(settings.data_dir / "logs"),
         "latencies": [x for r in ok for x in r["latencies"]],
         "gaps": [x for r in ok for x in r["gaps"]],
+        "stalls": [x for r in ok for x in r["stalls"]],
         "errors": errors,
         "idle_pss": statistics.median(m["Pss"] for m in idle if m) if idle else float("nan"),
         "live_pss": statistics.median(live.values()) if live else float("nan"),
@@ -403,6 +407,24 @@ async def load_step(
         else float("nan"),
         "helper_cores": {k: v / max(wall, 1e-6) for k, v in others.items()},
     }
+
+
+def bot_turns(log_dir: Path) -> dict[str, list[float]]:
+    """The bots' own measure of each turn (pipecat's UserBotLatencyObserver, logged per turn):
+    candidate stopped speaking -> bot started speaking, inside the bot, and its parts."""
+    found: dict[str, list[float]] = {}
+    for log in log_dir.glob("worker-*.log"):
+        for line in log.read_text(errors="replace").splitlines():
+            _, marker, rest = line.partition("turn latency: ")
+            for field in rest.split() if marker else []:
+                name, _, value = field.partition("=")
+                found.setdefault(name, []).append(float(value))
+    return found
+
+
+def parts_p50(turns: dict[str, list[float]]) -> str:
+    names = ("endpointing", "stt", "llm", "tts", "overhead")
+    return ", ".join(f"{n} {pct(turns[n], 50) * 1000:.0f}" for n in names if n in turns)
 
 
 async def bench_load(lk: LocalLiveKitServer, tmp: Path, steps: list[int]) -> None:
@@ -421,9 +443,13 @@ async def bench_load(lk: LocalLiveKitServer, tmp: Path, steps: list[int]) -> Non
             p95 = pct(r["latencies"], 95)
             baseline = baseline if baseline is not None else p95
             print(
-                f"N={n:>3}: answer end -> next interviewer audio {summary(r['latencies'])}; "
-                f"gaps >= 60 ms inside speech: {len(r['gaps'])}"
+                f"N={n:>3}: answer end -> next interviewer audio {summary(r['latencies'])} "
+                f"(inside the bots: {summary(r['bot_turns'].get('voice_to_voice', []))}; "
+                f"p50 ms {parts_p50(r['bot_turns'])}); "
+                f"dropouts >= 60 ms inside speech: {len(r['gaps'])}"
                 + (f" (longest {max(r['gaps']) * 1000:.0f} ms)" if r["gaps"] else "")
+                + f", simulator stalls {len(r['stalls'])}"
+                + (f" (longest {max(r['stalls']) * 1000:.0f} ms)" if r["stalls"] else "")
                 + f"; errors {len(r['errors'])}; "
                 f"PSS idle {r['idle_pss']:.0f} MB, live {r['live_pss']:.0f} MB "
                 f"(USS {r['live_uss']:.0f} MB); cores busy "

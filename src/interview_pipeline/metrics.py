@@ -12,6 +12,7 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from loguru import logger
 from pipecat.observers.user_bot_latency_observer import (
     LatencyBreakdown,
     MeasuredFrom,
@@ -88,6 +89,17 @@ class LatencyCollector:
             kind = _kind_of(t.processor, self._names)
             turn.ttfb.setdefault(kind, round(t.duration_secs, 4))
         self.turns.append(turn)
+        # One line per turn in the bot's log: where a slow answer's time went, in production
+        # and in bench/launcher.py (which reads it back to tell the bot's share from transport).
+        logger.info(
+            "turn latency: voice_to_voice={} endpointing={} stt={} llm={} tts={} overhead={}",
+            turn.voice_to_voice,
+            turn.endpointing,
+            turn.stt,
+            turn.llm,
+            turn.tts,
+            turn.overhead,
+        )
 
 
 def percentile(values: list[float], p: float) -> float:

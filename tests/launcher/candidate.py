@@ -39,8 +39,12 @@ class SimulatedCandidate:
     frame_ms: int = 10
     room: rtc.Room = field(default_factory=rtc.Room)
     utterances: list[Utterance] = field(default_factory=list)
-    #: Silent stretches (s) inside utterances, MIN_GAP_S <= gap < GAP_S.
+    #: Silent stretches (s) inside utterances, MIN_GAP_S <= gap < GAP_S, in the audio itself:
+    #: what a listener hears as a dropout (an underrun when the interviewer speaks a tone).
     gaps: list[float] = field(default_factory=list)
+    #: Pauses of the same length between frames *arriving here*, although the audio itself
+    #: has none: this process (not the bot) fell behind.
+    stalls: list[float] = field(default_factory=list)
     joined_at: float | None = None
     interviewer_track_at: float | None = None
     #: When the interviewer's camera track (the avatar) was received, and its size.
@@ -76,24 +80,42 @@ class SimulatedCandidate:
             self._tasks.append(asyncio.ensure_future(self._listen(track)))
 
     async def _listen(self, track: rtc.Track) -> None:
+        """Cut the interviewer's audio into utterances, on the audio's own clock.
+
+        LiveKit plays the track out in real time and queues every frame for us, so frame k
+        was produced at ``anchor + k * frame``; ``anchor`` is the earliest that fits every
+        arrival. Times and gaps then come from the audio, not from when this (busy, shared)
+        process got round to reading it.
+        """
         stream = rtc.AudioStream(
             track, sample_rate=self.rate, num_channels=1, frame_size_ms=self.frame_ms
         )
         current: Utterance | None = None
+        step = self.frame_ms / 1000
+        anchor = float("inf")
+        last_arrival: float | None = None
+        k = 0
         async for event in stream:
             samples = np.frombuffer(event.frame.data, dtype=np.int16).astype(np.float32) / 32768
-            now = time.monotonic()
+            arrival = time.monotonic()
+            anchor = min(anchor, arrival - k * step)
+            now = anchor + k * step
+            k += 1
             if self.first_frame_at is None:
-                self.first_frame_at = now
+                self.first_frame_at = arrival
             loud = samples.size and float(np.sqrt(np.mean(samples**2))) > THRESHOLD
+            if current is not None and last_arrival is not None and now - current.end < GAP_S:
+                if arrival - last_arrival > MIN_GAP_S + step:
+                    self.stalls.append(arrival - last_arrival - step)
+            last_arrival = arrival
             if loud:
                 if current is None or now - current.end > GAP_S:
                     current = Utterance(now, now)
                     self.utterances.append(current)
                     async with self._heard:
                         self._heard.notify_all()
-                elif now - current.end > MIN_GAP_S + self.frame_ms / 1000:
-                    self.gaps.append(now - current.end - self.frame_ms / 1000)
+                elif now - current.end > MIN_GAP_S + step:
+                    self.gaps.append(now - current.end - step)
                 current.end = now
 
     async def _mic(self) -> None:
@@ -110,7 +132,7 @@ class SimulatedCandidate:
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
     async def say(self, wav: Path) -> float:
-        """Speak a recorded answer in real time; returns when it has been sent (monotonic)."""
+        """Speak a recorded answer in real time; returns when its last sample is sent (monotonic)."""
         pcm = read_wav(wav, self.rate)
         for i in range(0, len(pcm), self.frame):
             chunk = pcm[i : i + self.frame]
@@ -119,7 +141,9 @@ class SimulatedCandidate:
             self._pending.append(chunk)
         self._sent.clear()
         await self._sent.wait()
-        return time.monotonic()
+        # The last frames may still wait in the source's queue (when this process fell behind
+        # and caught up in a burst): the answer ends when they have played out.
+        return time.monotonic() + self.source.queued_duration
 
     async def wait_utterance(self, after: float, timeout_s: float) -> Utterance:
         """The first interviewer utterance that starts after ``after`` (monotonic)."""
