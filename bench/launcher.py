@@ -13,7 +13,9 @@ Sections
           p50/p95; memory (RSS and PSS) of an idle pooled process and of a live session.
   load    the cloud path (Deepgram/OpenAI/ElevenLabs services) against loopback fakes in a
           separate process, N concurrent voice sessions (avatar off), each candidate answering
-          twice. Reports answer-end -> next interviewer audio p50/p95 and audio gaps inside the
+          twice, their first answers spread over ``--stagger`` seconds (real candidates do not
+          all stop talking at the same moment; ``--stagger 0`` measures the case where they do).
+          Reports answer-end -> next interviewer audio p50/p95 and audio gaps inside the
           interviewer's speech (the fake TTS speaks a continuous tone, so any silence inside an
           utterance is an underrun). Ramps N until p95 doubles against N=1 or gaps appear.
           The simulated candidates run in this process and share the two cores with the bots;
@@ -311,7 +313,9 @@ def voice_only_personas(tmp: Path) -> Path:
     return folder
 
 
-async def run_candidate(client: httpx.AsyncClient, lk: LocalLiveKitServer, answers: int) -> dict:
+async def run_candidate(
+    client: httpx.AsyncClient, lk: LocalLiveKitServer, answers: int, delay_s: float = 0.0
+) -> dict:
     created = (
         await client.post("/sessions", json={"persona": "maya", "candidate": {"name": "Sam"}})
     ).json()
@@ -323,6 +327,7 @@ async def run_candidate(client: httpx.AsyncClient, lk: LocalLiveKitServer, answe
     try:
         await candidate.wait_utterance(0.0, timeout_s=60)
         await candidate.wait_quiet(1.5, 60)
+        await asyncio.sleep(delay_s)
         for _ in range(answers):
             sent = await candidate.say(ANSWER)
             reply = await candidate.wait_utterance(sent, timeout_s=60)
@@ -335,7 +340,12 @@ async def run_candidate(client: httpx.AsyncClient, lk: LocalLiveKitServer, answe
 
 
 async def load_step(
-    lk: LocalLiveKitServer, tmp: Path, env: dict[str, str], n: int, helpers: dict[str, int]
+    lk: LocalLiveKitServer,
+    tmp: Path,
+    env: dict[str, str],
+    n: int,
+    helpers: dict[str, int],
+    stagger_s: float,
 ) -> dict:
     settings = base_settings(
         tmp / f"load-{n}",
@@ -381,7 +391,8 @@ async def load_step(
         me0 = cpu_seconds(os.getpid())
         others0 = {name: cpu_seconds(pid) for name, pid in helpers.items()}
         runs = await asyncio.gather(
-            *(run_candidate(client, lk, answers=2) for _ in range(n)), return_exceptions=True
+            *(run_candidate(client, lk, 2, i * stagger_s / n) for i in range(n)),
+            return_exceptions=True,
         )
         busy1, total1 = machine_busy()
         me_cpu = cpu_seconds(os.getpid()) - me0
@@ -424,11 +435,20 @@ def bot_turns(log_dir: Path) -> dict[str, list[float]]:
 
 def parts_p50(turns: dict[str, list[float]]) -> str:
     names = ("endpointing", "stt", "llm", "tts", "overhead")
-    return ", ".join(f"{n} {pct(turns[n], 50) * 1000:.0f}" for n in names if n in turns)
+    groups = [n for n in names if n in turns]
+    steps = [n for n in turns if n not in names and n != "voice_to_voice"]
+    return ", ".join(f"{n} {pct(turns[n], 50) * 1000:.0f}" for n in groups) + (
+        " [" + ", ".join(f"{n} {pct(turns[n], 50) * 1000:.0f}" for n in steps) + "]"
+    )
 
 
-async def bench_load(lk: LocalLiveKitServer, tmp: Path, steps: list[int]) -> None:
+async def bench_load(lk: LocalLiveKitServer, tmp: Path, steps: list[int], stagger_s: float) -> None:
     print("\n== concurrent voice sessions: cloud path on loopback fakes, avatar off")
+    print(
+        f"candidates' first answers spread over {stagger_s:.0f} s"
+        if stagger_s
+        else "every candidate answers at the same moment (worst case: all turns end together)"
+    )
     fakes = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--serve-fakes", stdout=asyncio.subprocess.PIPE
     )
@@ -439,7 +459,7 @@ async def bench_load(lk: LocalLiveKitServer, tmp: Path, steps: list[int]) -> Non
         first_gaps: int | None = None
         for n in steps:
             helpers = {"livekit-server": lk.proc.pid if lk.proc else 0, "fakes": fakes.pid}
-            r = await load_step(lk, tmp, env, n, helpers)
+            r = await load_step(lk, tmp, env, n, helpers, stagger_s)
             p95 = pct(r["latencies"], 95)
             baseline = baseline if baseline is not None else p95
             print(
@@ -485,7 +505,8 @@ async def main(args: argparse.Namespace) -> None:
             if args.only in (None, "spawn"):
                 await bench_spawn(lk, tmp, args.warm, args.cold, args.runs.split(","))
             if args.only in (None, "load"):
-                await bench_load(lk, tmp, [int(s) for s in args.steps.split(",")])
+                steps = [int(s) for s in args.steps.split(",")]
+                await bench_load(lk, tmp, steps, args.stagger)
     ffi = sys.modules.get("livekit.rtc._ffi_client")
     if ffi is not None and ffi.FfiClient._instance is not None:
         ffi.FfiClient._instance._dispose()
@@ -498,6 +519,13 @@ if __name__ == "__main__":
     parser.add_argument("--cold", type=int, default=5)
     parser.add_argument("--runs", default="fork,spawn,cold", help="spawn section: which pools")
     parser.add_argument("--steps", default="1,4,8,12,16,24,32,40")
+    parser.add_argument(
+        "--stagger",
+        type=float,
+        default=12.0,
+        help="load section: spread the candidates' first answers over this many seconds, as "
+        "real interviews' turns are (0: all at once, the worst case)",
+    )
     parser.add_argument("--serve-fakes", action="store_true", help=argparse.SUPPRESS)
     cli = parser.parse_args()
     if cli.serve_fakes:

@@ -91,14 +91,16 @@ class LatencyCollector:
         self.turns.append(turn)
         # One line per turn in the bot's log: where a slow answer's time went, in production
         # and in bench/launcher.py (which reads it back to tell the bot's share from transport).
+        parts = " ".join(f"{k}={v}" for k, v in turn.contributions.items())
         logger.info(
-            "turn latency: voice_to_voice={} endpointing={} stt={} llm={} tts={} overhead={}",
+            "turn latency: voice_to_voice={} endpointing={} stt={} llm={} tts={} overhead={} {}",
             turn.voice_to_voice,
             turn.endpointing,
             turn.stt,
             turn.llm,
             turn.tts,
             turn.overhead,
+            parts,
         )
 
 
