@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -47,7 +48,9 @@ class SharedWhisper:
         self.settings = settings
         self.env = env
         self.log_path = log_path
-        self.dir = Path(tempfile.mkdtemp(prefix="interview-whisper-"))
+        # Named now (the bots' settings carry it), made in start(): a pool that never starts
+        # leaves nothing behind.
+        self.dir = Path(tempfile.gettempdir()) / f"interview-whisper-{secrets.token_hex(8)}"
         self.socket = self.dir / "whisper.sock"
         self.proc: asyncio.subprocess.Process | None = None
         self.restarts = 0
@@ -63,6 +66,7 @@ class SharedWhisper:
         self._watch = asyncio.ensure_future(self._supervise())
 
     async def _start_process(self) -> None:
+        self.dir.mkdir(mode=0o700, exist_ok=True)  # a server that exited took it away
         command = [sys.executable, "-m", __name__, "--socket", str(self.socket)]
         command += ["--model", str(self.settings.whisper_model_path())]
         command += ["--compute-type", self.settings.whisper_compute_type]
@@ -126,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         server.serve_forever()
     finally:
         server.server_close()
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # also when the launcher was killed and cannot
             args.socket.unlink()
+            args.socket.parent.rmdir()
     return 0
 
 
