@@ -19,6 +19,7 @@ def assemble(parts: InterviewParts) -> Pipeline:
             parts.conductor,  # the plan: what to ask next
             parts.llm,  # OpenAI-compatible | scripted interviewer
             parts.tts,  # ElevenLabs | local Piper
+            parts.reply_gate,  # a reply prepared while the candidate paused waits here, unheard
             parts.avatar,  # HedraVideoService: talking head in sync with the speech
             parts.gate,  # holds the pre-synthesised greeting until the candidate joins
             t.output(),  # audio (+ camera track) to the room

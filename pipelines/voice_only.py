@@ -19,6 +19,7 @@ def assemble(parts: InterviewParts) -> Pipeline:
             parts.conductor,
             parts.llm,
             parts.tts,
+            parts.reply_gate,
             parts.gate,
             t.output(),
             parts.recorder,

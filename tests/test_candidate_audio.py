@@ -21,7 +21,7 @@ from pipecat.tests.utils import run_test
 from interview_pipeline.candidate_audio import CandidateAudioStop, CandidateAudioTap
 from interview_pipeline.gate import JoinGate
 from interview_pipeline.recording import ConversationRecorder
-from interview_pipeline.smart_turn import SharedSmartTurnAnalyzerV3, smart_turn_session
+from interview_pipeline.turns.smart_turn import SharedSmartTurnAnalyzerV3, smart_turn_session
 
 
 def mic(ms: int = 20) -> InputAudioRawFrame:

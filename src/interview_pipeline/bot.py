@@ -41,7 +41,7 @@ def prewarm_shared(settings: Settings, *, fork_safe: bool = True) -> None:
     providers.prewarm(settings, fork_safe=fork_safe)
     from pipecat.audio.vad.silero import SileroVADAnalyzer
 
-    from interview_pipeline.smart_turn import smart_turn_session
+    from interview_pipeline.turns.smart_turn import smart_turn_session
 
     SileroVADAnalyzer()
     smart_turn_session()

@@ -3,6 +3,9 @@
 Text comes from the context aggregators' turn events (what went into the LLM context);
 times come from the speaking frames (what the candidate actually heard and said). An
 interviewer turn ends when its audio has finished playing, not when its text was ready.
+A line cut off before its question was heard is written as ``cut_off`` under the question
+still being answered, and so is what the candidate says next: the transcript says what
+was asked, not what was planned.
 """
 
 from __future__ import annotations
@@ -39,8 +42,6 @@ class TranscriptRecorder(BaseObserver):
         self._bot_start: float | None = None
         self._bot_end: float | None = None
         self._pending_bot: Turn | None = None
-        #: The question the candidate is answering: the one the interviewer last asked.
-        self._answering: str | None = None
 
     def now(self) -> float:
         if self._t0 is None:
@@ -84,25 +85,32 @@ class TranscriptRecorder(BaseObserver):
                 text,
                 start,
                 max(start, end),
-                question_id=self._answering,
+                question_id=self._conductor.answering,
                 kind="answer",
             )
         )
 
     async def on_assistant_turn_stopped(self, _aggregator: Any, message: Any) -> None:
         text = (getattr(message, "content", "") or "").strip()
-        step = self._conductor.current
+        interrupted = bool(getattr(message, "interrupted", False))
+        verdict = self._conductor.note_line(text, interrupted)
+        step = verdict.step
+        kind = step.kind.value if step else ""
+        question_id = step.question_id if step else None
+        meta: dict[str, object] = {}
+        if not verdict.heard:
+            kind, question_id = "cut_off", self._conductor.answering
+            meta["planned"] = step.kind.value if step else ""
         turn = Turn(
             "interviewer",
             text,
             self._bot_start if self._bot_start is not None else self.now(),
             self.now(),
-            question_id=step.question_id if step else None,
-            interrupted=bool(getattr(message, "interrupted", False)),
-            kind=step.kind.value if step else "",
+            question_id=question_id,
+            interrupted=interrupted,
+            kind=kind,
+            meta=meta,
         )
-        if step and step.question_id:
-            self._answering = step.question_id
         if not text and not turn.interrupted:
             self._bot_start = None
             return

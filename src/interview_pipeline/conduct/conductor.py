@@ -7,6 +7,13 @@ verbatim with TTSSpeakFrame, so they need no LLM round trip. After the closing l
 conductor asks the worker to end gracefully, so queued audio is played before the bot
 leaves.
 
+Replies are prepared before the turn is confirmed (``turns/stop.py``): a speculative
+context is walked on a preview of the plan, held unheard after TTS, and committed when the
+turn is confirmed, or cancelled (LLM and TTS interrupted) when the candidate goes on.
+A step chosen after an answer counts only once its question was heard (``hearing.py``):
+if the line is cut off before that, or the candidate resumes within the persona's resume
+window, the candidate's next words join the previous answer and the plan goes back.
+
 It also keeps the interview moving when the candidate says nothing: from the moment the
 interviewer stops speaking it counts silence (see ``silence.py``) and nudges, repeats the
 question, and finally ends the interview as abandoned. The time budget is enforced at the
@@ -18,29 +25,43 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from loguru import logger
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
+    EagerEndOfTurnCancelFrame,
     EndWorkerFrame,
     Frame,
     InterruptionFrame,
     LLMContextFrame,
+    LLMContextUserTurnFrame,
     TTSSpeakFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
     VADUserStartedSpeakingFrame,
 )
+from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.processors.frameworks.rtvi.frames import RTVIServerMessageFrame
 
 from interview_pipeline.conduct import directive
-from interview_pipeline.conduct.barge_in import BargeInPolicyFrame
-from interview_pipeline.conduct.plan import ALL_ASKED, TIME_BUDGET, InterviewPlan, Step, StepKind
+from interview_pipeline.conduct.hearing import merge_continued_answer, question_heard
+from interview_pipeline.conduct.plan import (
+    ALL_ASKED,
+    TIME_BUDGET,
+    InterviewPlan,
+    PlanState,
+    Step,
+    StepKind,
+)
 from interview_pipeline.conduct.silence import SilenceAction, SilenceClock
 from interview_pipeline.personas.schema import Persona
+from interview_pipeline.turns.barge_in import BargeInPolicyFrame
+from interview_pipeline.turns.frames import ReplyHoldFrame
+from interview_pipeline.turns.patience import Expectation
 
 StepListener = Callable[[Step], None]
 
@@ -49,8 +70,33 @@ ABANDON_LINE = (
     "I haven't heard from you for a while, {name}, so I'll end the interview here. "
     "Thank you for your time. Goodbye."
 )
-#: Steps the plan chose after an answer, which can be redone when never heard.
-_REDIRECTABLE = frozenset({StepKind.OPENING, StepKind.QUESTION, StepKind.FOLLOW_UP})
+#: Lines that carry a question, which must be heard to count as asked.
+_ASKING = frozenset(
+    {StepKind.OPENING, StepKind.QUESTION, StepKind.FOLLOW_UP, StepKind.REPEAT, StepKind.CLOSING}
+)
+
+
+@dataclass
+class _Reply:
+    """A step chosen after an answer, and how to take it back if it is never heard."""
+
+    step: Step
+    answer: str
+    #: The plan and the step before the answer was taken into account.
+    before: PlanState
+    prior: Step | None
+    #: The plan after the step (for a speculative reply: applied only at commit).
+    after: PlanState | None = None
+
+
+@dataclass(frozen=True)
+class LineVerdict:
+    """Whether a spoken line's question was heard (the transcript labels lines by it)."""
+
+    step: Step | None
+    heard: bool
+
+
 #: Said before the question when silence escalates to a repeat.
 REPEAT_LEAD = "Let me repeat the question."
 
@@ -78,6 +124,7 @@ class InterviewConductor(FrameProcessor):
         persona: Persona,
         candidate_name: str,
         *,
+        context: LLMContext | None = None,
         clock: Callable[[], float] = time.monotonic,
         **kwargs: Any,
     ):
@@ -92,6 +139,11 @@ class InterviewConductor(FrameProcessor):
         #: Silence prompts spoken, for metrics and the design note.
         self.nudges = 0
         self.repeats = 0
+        #: Replies rebuilt because the candidate went on before hearing their question.
+        self.rebuilt = 0
+        #: The question the candidate is answering: the last one they heard asked.
+        self.answering: str | None = None
+        self._context = context
         self._clock = clock
         self._listeners: list[StepListener] = []
         self._silence = SilenceClock.for_persona(persona.silence)
@@ -100,9 +152,21 @@ class InterviewConductor(FrameProcessor):
         self._silence_step: Step | None = None
         self._candidate_speaking = False
         self._reply_pending = False
-        #: Whether any of the current step's line has been heard (interviewer audio).
-        self._step_heard = False
         self._away = False
+        #: The reply to the last answer, until its question is heard.
+        self._unheard: _Reply | None = None
+        #: A scripted line with a question (greeting, repeat), until it is heard.
+        self._unasked: Step | None = None
+        self._verdict: tuple[Step | None, LineVerdict] | None = None
+        #: A speculation is open (from its context frame until committed or withdrawn),
+        #: and the reply prepared for it, if one could be.
+        self._speculating = False
+        self._speculation: _Reply | None = None
+        self._speculations_seen = 0
+        self._speculations_withdrawn = 0
+        self._bot_speaking = False
+        self._line_started = 0.0
+        self._resumed = False
 
     def add_step_listener(self, listener: StepListener) -> None:
         self._listeners.append(listener)
@@ -111,22 +175,35 @@ class InterviewConductor(FrameProcessor):
     def asked_count(self) -> int:
         return len(self.plan.asked)
 
+    def expectation(self) -> Expectation | None:
+        """What a full answer to the question being answered looks like (for patience)."""
+        q = self.plan.current
+        if q is None or self.current is None:
+            return None
+        words = q.expected_words or self.persona.turn_taking.full_answer_words
+        return Expectation(words=words, mentions=tuple(q.good_answer_mentions))
+
     def _set_step(self, step: Step) -> None:
         self.current = step
-        self._step_heard = False
+        self._verdict = None
+        self._resumed = False
         why = f" ({step.reason})" if step.reason else ""
         logger.info(f"{self}: {step.kind.value} {step.question_id or ''}".rstrip() + why)
         for listener in self._listeners:
             listener(step)
 
-    async def _announce(self, step: Step) -> None:
+    async def _announce(self, step: Step, *, reply: bool = False) -> None:
         """Tell the user aggregator whether the candidate may interrupt this line."""
         ending = step.kind is StepKind.CLOSING  # a goodbye is not worth cutting off
         allowed = not ending and self.persona.barge_in_for(step.question_id)
         label = step.question_id or step.kind.value
         await self.push_frame(
-            BargeInPolicyFrame(allowed=allowed, label=label), FrameDirection.UPSTREAM
+            BargeInPolicyFrame(allowed=allowed, label=label, reply=reply and not ending),
+            FrameDirection.UPSTREAM,
         )
+        await self._push_progress(step)
+
+    async def _push_progress(self, step: Step) -> None:
         # Live progress for the candidate page (RTVI server message; ignored without RTVI).
         await self.push_frame(RTVIServerMessageFrame(data=self.progress(step)))
 
@@ -156,6 +233,8 @@ class InterviewConductor(FrameProcessor):
     async def say(self, step: Step, text: str | None = None) -> None:
         """Speak a scripted line verbatim (no LLM), in order with anything already queued."""
         self._set_step(step)
+        if step.kind in (StepKind.OPENING, StepKind.REPEAT):
+            self._unasked = step
         await self._announce(step)
         self._reply_pending = True
         await self.push_frame(TTSSpeakFrame(text if text is not None else step.verbatim))
@@ -199,13 +278,62 @@ class InterviewConductor(FrameProcessor):
         await self.say(step)
         await self.push_frame(EndWorkerFrame(reason="candidate silent"))
 
+    # --- what was heard ---------------------------------------------------------------
+    def note_line(self, spoken: str, interrupted: bool) -> LineVerdict:
+        """The assistant aggregator reports a line as played: was its question heard?
+
+        Idempotent per line, so the transcript recorder and the conductor's own handler
+        may both ask, in either order.
+        """
+        step = self.current
+        if self._verdict is not None and self._verdict[0] is step:
+            return self._verdict[1]
+        if step is None or step.kind not in _ASKING:
+            verdict = LineVerdict(step, True)
+        else:
+            text = self._question_text(step)
+            heard = not interrupted or (not self._resumed and question_heard(step, text, spoken))
+            verdict = LineVerdict(step, heard)
+        self._verdict = (step, verdict)
+        if verdict.heard:
+            if step is not None and step.kind is not StepKind.NUDGE:
+                self.answering = step.question_id
+            self._unheard = None
+            self._unasked = None
+        else:
+            logger.info(
+                f"{self}: {step.kind.value if step else 'line'} cut off before its question"
+            )
+        return verdict
+
+    async def on_assistant_turn_stopped(self, _aggregator: Any, message: Any) -> None:
+        text = (getattr(message, "content", "") or "").strip()
+        verdict = self.note_line(text, bool(getattr(message, "interrupted", False)))
+        if not verdict.heard and self._unheard is not None and self._unheard.prior is not None:
+            await self._push_progress(self._unheard.prior)  # the page shows what was asked
+
+    def _question_text(self, step: Step) -> str | None:
+        if step.kind is StepKind.CLOSING:
+            return step.verbatim
+        if step.question_id is None:
+            return None
+        return self.persona.question(step.question_id).text
+
     # --- frames -----------------------------------------------------------------------
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, LLMContextFrame) and direction is FrameDirection.DOWNSTREAM:
-            await self._on_candidate_turn(frame)
+            if frame.speculation:
+                await self._speculate(frame)
+            else:
+                await self._on_candidate_turn(frame)
             return
         await self.push_frame(frame, direction)
+        if direction is FrameDirection.DOWNSTREAM:
+            if isinstance(frame, EagerEndOfTurnCancelFrame):
+                await self._withdraw()
+            elif isinstance(frame, LLMContextUserTurnFrame) and self._speculating:
+                await self._commit()
         await self._observe(frame)
 
     async def _observe(self, frame: Frame) -> None:
@@ -213,11 +341,14 @@ class InterviewConductor(FrameProcessor):
         now = self._clock()
         if isinstance(frame, BotStartedSpeakingFrame):
             self.plan.start_clock()
-            self._step_heard = True
+            if not self._bot_speaking:
+                self._line_started = now
+            self._bot_speaking = True
             self._reply_pending = False
             self._silence.pause(now)
             await self._cancel_silence_task()
         elif isinstance(frame, BotStoppedSpeakingFrame):
+            self._bot_speaking = False
             if self._candidate_speaking or self._away or not self._expects_answer():
                 return
             if self.current is not None and self.current is self._silence_step:
@@ -236,6 +367,10 @@ class InterviewConductor(FrameProcessor):
                 self._silence.start(now)
                 await self._schedule_silence()
         elif isinstance(frame, InterruptionFrame):
+            window = self.persona.turn_taking.resume_window_s
+            if self._bot_speaking and self._unheard is not None:
+                # Cut off early in a reply: the same answer going on, whatever was heard.
+                self._resumed = now - self._line_started <= window
             self._reply_pending = False
 
     def _expects_answer(self) -> bool:
@@ -255,26 +390,111 @@ class InterviewConductor(FrameProcessor):
             if not step.ends_interview:
                 await self.say(step, f"Sorry, I didn't catch that. {step.verbatim}")
             return
-        unheard = self.current if not self._step_heard else None
-        if unheard is not None and unheard.kind in _REDIRECTABLE:
-            # The candidate went on talking before a word of our reply was heard (their
-            # new turn cancelled it). That is more of the same answer, not an answer to
-            # a line they never heard: the plan stays where it is and the step is redone.
-            logger.info(f"{self}: candidate went on before hearing the reply; same step again")
-            await self._direct(frame, unheard)
+        if self._unheard is None and self._unasked is not None:
+            # The greeting (or a repeat) was cut off before its question: ask it again.
+            unasked, self._unasked = self._unasked, None
+            logger.info(f"{self}: candidate spoke before hearing the question; asking again")
+            await self.say(self.plan.repeat(), self._question_text(unasked) or unasked.verbatim)
             return
-        step = self.plan.after_answer(answer)
-        await self._direct(frame, step)
-
-    async def _direct(self, frame: LLMContextFrame, step: Step) -> None:
-        self._set_step(step)
-        await self._announce(step)
-        frame.context.add_message({"role": "developer", "content": directive.render(step)})
-        self._reply_pending = True
+        reply = self._choose(frame.context, answer, apply=True)
+        await self._direct(frame.context, reply)
         await self.push_frame(frame)
+        await self._after_direct(reply.step)
+
+    def _choose(self, context: LLMContext, answer: str, *, apply: bool) -> _Reply:
+        """The step after this answer; one that continues an unheard reply's answer redoes it.
+
+        With ``apply`` the plan takes the step (a confirmed turn); without, it is only
+        previewed (a speculative reply) and taken at commit.
+        """
+        unheard = self._unheard
+        before, prior = self.plan.snapshot(), self.current
+        if unheard is not None:
+            # The candidate went on before hearing the question of our reply to their last
+            # answer: that is more of the same answer, and the plan goes back to before it.
+            messages, answer = merge_continued_answer(context.get_messages(), unheard.answer)
+            context.set_messages(messages)
+            before, prior = unheard.before, unheard.prior
+        now = self.plan.snapshot()
+        self.plan.restore(before)
+        step = self.plan.after_answer(answer)
+        after = self.plan.snapshot()
+        if not apply:
+            self.plan.restore(now)
+        return _Reply(step, answer, before, prior, after)
+
+    async def _direct(self, context: LLMContext, reply: _Reply) -> None:
+        """Take a step: announce it and add its instruction for the LLM."""
+        if self._unheard is not None:
+            self.rebuilt += 1
+            logger.info(f"{self}: candidate went on before hearing the reply; rebuilding it")
+        self._unheard = reply
+        self._unasked = None
+        self._set_step(reply.step)
+        await self._announce(reply.step, reply=True)
+        context.add_message({"role": "developer", "content": directive.render(reply.step)})
+        self._reply_pending = True
+
+    async def _after_direct(self, step: Step) -> None:
         if step.kind is StepKind.CLOSING:
             self.outcome, self.outcome_reason = "completed", step.reason or ALL_ASKED
             await self.push_frame(EndWorkerFrame(reason=f"interview completed: {step.reason}"))
+
+    # --- speculative replies ------------------------------------------------------------
+    async def _speculate(self, frame: LLMContextFrame) -> None:
+        """Prepare the reply to a turn that may not be over, on a preview of the plan."""
+        self._speculations_seen += 1
+        if self._speculations_seen <= self._speculations_withdrawn:
+            return  # withdrawn before it got here
+        # From here a confirmation expects an answer from us, prepared or not.
+        self._speculating, self._speculation = True, None
+        if self.current is None or self.plan.finished:
+            return
+        answer = _new_answer(list(frame.context.get_messages()))
+        if not answer or (self._unheard is None and self._unasked is not None):
+            return  # nothing to prepare: the commit takes the ordinary path
+        reply = self._choose(frame.context, answer, apply=False)
+        frame.context.add_message({"role": "developer", "content": directive.render(reply.step)})
+        self._speculation = reply
+        # Held after TTS by the ReplyGate, not inside the LLM (whose own gate would keep
+        # the text from TTS): so the prepared audio can go out the moment it is confirmed.
+        frame.speculation = False
+        await self.push_frame(ReplyHoldFrame())
+        await self.push_frame(frame)
+
+    async def _withdraw(self) -> None:
+        """The candidate went on: cancel the prepared reply (LLM and TTS requests too)."""
+        self._speculations_withdrawn += 1
+        if self._speculations_withdrawn > self._speculations_seen:
+            return  # its frame is still on the way and will be dropped
+        prepared, self._speculating, self._speculation = self._speculation, False, None
+        if prepared is not None:
+            await self.push_frame(InterruptionFrame())
+
+    async def _commit(self) -> None:
+        """The turn is confirmed: the prepared reply is being released; the plan takes it."""
+        reply, self._speculation, self._speculating = self._speculation, None, False
+        context = self._context
+        if reply is None:
+            # Nothing was prepared (no words, a question not yet heard): answer the turn now.
+            if context is not None:
+                await self._on_candidate_turn(LLMContextFrame(context=context))
+            return
+        if self.plan.finished:
+            return
+        await self._stop_silence()
+        if reply.after is not None:
+            self.plan.restore(reply.after)
+        if context is not None and self._unheard is not None:
+            messages, _ = merge_continued_answer(context.get_messages(), self._unheard.answer)
+            context.set_messages(messages)
+        if context is not None:
+            await self._direct(context, reply)
+        else:
+            self._unheard = reply
+            self._set_step(reply.step)
+            await self._announce(reply.step, reply=True)
+        await self._after_direct(reply.step)
 
     # --- silence ----------------------------------------------------------------------
     async def _schedule_silence(self) -> None:

@@ -95,6 +95,22 @@ NO_ANSWER = "no answer"
 OUT_OF_TIME_LINE = "We've reached the end of our time, so let's stop here."
 
 
+@dataclass(frozen=True)
+class PlanState:
+    """Where the plan stands: enough to go back to it.
+
+    Two reasons to go back: a speculative reply walks the plan ahead of a turn that may
+    not be over (and is thrown away if it was not), and a line cut off before its question
+    was heard must not count as asked.
+    """
+
+    index: int
+    follow_ups_used: int
+    finished: bool
+    asked: tuple[str, ...]
+    question_started_at: float | None
+
+
 @dataclass
 class InterviewPlan:
     """Walks the persona's questions; one instance per interview.
@@ -143,6 +159,30 @@ class InterviewPlan:
         if q is None or self.question_started_at is None:
             return False
         return self.clock() - self.question_started_at >= q.time_limit_s
+
+    def snapshot(self) -> PlanState:
+        return PlanState(
+            self.index,
+            self.follow_ups_used,
+            self.finished,
+            tuple(self.asked),
+            self.question_started_at,
+        )
+
+    def restore(self, state: PlanState) -> None:
+        self.index = state.index
+        self.follow_ups_used = state.follow_ups_used
+        self.finished = state.finished
+        self.asked = list(state.asked)
+        self.question_started_at = state.question_started_at
+
+    def preview(self, answer: str) -> tuple[Step, PlanState]:
+        """The step ``after_answer`` would take, and the state after it, without taking it."""
+        before = self.snapshot()
+        step = self.after_answer(answer)
+        after = self.snapshot()
+        self.restore(before)
+        return step, after
 
     def _begin_question(self, q: Question) -> None:
         self.asked.append(q.id)

@@ -107,6 +107,8 @@ class Question(Strict):
     good_answer_mentions: list[str] = Field(default_factory=list)
     #: Whether the candidate may interrupt while this question is being asked.
     barge_in: bool | None = None
+    #: Words of a full answer to this question (default: turn_taking.full_answer_words).
+    expected_words: int | None = Field(None, ge=1, le=2000)
 
     _text = field_validator("text")(lambda cls, v: _check_template(v))
 
@@ -119,16 +121,34 @@ class Criterion(Strict):
 
 
 class TurnTaking(Strict):
-    """How patient the interviewer is: candidates pause to think."""
+    """How patient the interviewer is: candidates pause to think.
 
-    #: Silence (s) before VAD calls the end of speech.
-    vad_stop_s: float = Field(0.8, ge=0.1, le=3.0)
+    The rule these settings tune is documented in personas/README.md ("Turn-taking").
+    """
+
+    #: Silence (s) before VAD reports a pause; the reply starts being prepared from here.
+    vad_stop_s: float = Field(0.3, ge=0.1, le=3.0)
+    #: Shortest silence (s) before the interviewer speaks after a full, finished answer.
+    min_pause_s: float = Field(0.6, ge=0.1, le=10.0)
     #: Whether Smart Turn v3 judges if the candidate has finished.
     smart_turn: bool = True
-    #: Longest thinking pause (s) before the interviewer takes the turn anyway.
+    #: Longest thinking pause (s) before the interviewer takes the turn anyway; also how
+    #: long it waits after unfinished words or an answer that has barely started.
     max_thinking_pause_s: float = Field(5.0, ge=0.5, le=30.0)
+    #: Words of a full answer (per question ``expected_words`` overrides it): shorter
+    #: answers that sound finished get more time, up to ``max_thinking_pause_s``.
+    full_answer_words: int = Field(40, ge=1, le=2000)
+    #: The candidate going on within this many seconds of the interviewer starting its
+    #: reply is the same answer continuing: the reply stops and is rebuilt later.
+    resume_window_s: float = Field(3.0, ge=0.0, le=15.0)
     #: Whether the candidate may interrupt the interviewer (per question overridable).
     barge_in: bool = True
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TurnTaking:
+        if not self.vad_stop_s <= self.min_pause_s <= self.max_thinking_pause_s:
+            raise ValueError("must satisfy vad_stop_s <= min_pause_s <= max_thinking_pause_s")
+        return self
 
 
 class Silence(Strict):

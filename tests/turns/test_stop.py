@@ -1,8 +1,9 @@
-"""Patience: the transcript check, and the stop strategy inside a real user aggregator.
+"""The stop strategy inside a real pipecat user aggregator.
 
-The strategy runs in pipecat's own LLMUserAggregator; only the turn model is a stand-in
-(it always says "complete", which is what Smart Turn said on the thinking-pause fixture).
-VAD and transcription frames are sent as the VAD and STT would send them.
+Only the turn model is a stand-in (it always says "complete", which is what Smart Turn
+said on the thinking-pause fixture); VAD and transcription frames are sent as the VAD and
+STT would send them. Turns are read where the aggregator writes them to the context, and
+prepared replies where it sends its provisional context.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
 from pipecat.audio.turn.base_turn_analyzer import BaseTurnAnalyzer, BaseTurnParams, EndOfTurnState
 from pipecat.frames.frames import (
+    EagerEndOfTurnCancelFrame,
     LLMContextFrame,
+    LLMContextUserTurnFrame,
     TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
@@ -30,47 +32,9 @@ from pipecat.tests.utils import SleepFrame, run_test
 from pipecat.turns.user_start import VADUserTurnStartStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
-from interview_pipeline.conduct.patience import PatientTurnStopStrategy, judge_transcript
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "We had a memory leak in production and the find it, I first.",
-        "I would run explain to read the query plan, and then...",
-        "So we moved the whole service to",
-        "The main problem was the",
-        "I looked at it because",
-        "And I think, um.",
-        "Well, we first,",
-        "That's a good question. Let me think.",
-        "Hmm, let me see.",
-        "We then",
-    ],
-)
-def test_unfinished_endings(text: str) -> None:
-    verdict = judge_transcript(text)
-    assert verdict.unfinished, text
-    assert verdict.reason
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "I have five years of Python experience, which had a real impact.",
-        "We read the logs, reproduced it, found the root cause and shipped a fix.",
-        "Yes, I think so.",
-        "I had to.",
-        "That's what we were looking for.",
-        "I fixed it.",
-        "Could you repeat the question?",
-        "and so on.",
-        "",
-        "   ",
-    ],
-)
-def test_finished_endings(text: str) -> None:
-    assert not judge_transcript(text).unfinished, text
+from interview_pipeline.turns.frames import ListeningCueFrame
+from interview_pipeline.turns.patience import Expectation
+from interview_pipeline.turns.stop import PatientTurnStopStrategy
 
 
 class AlwaysComplete(BaseTurnAnalyzer):
@@ -95,25 +59,43 @@ class AlwaysComplete(BaseTurnAnalyzer):
 
 
 class Stamp(FrameProcessor):
-    """Notes when each candidate turn reaches the LLM."""
+    """Notes when each candidate turn is written to the context, and prepared replies."""
 
     def __init__(self) -> None:
         super().__init__()
         self.turns: list[tuple[float, str]] = []
+        self.speculative: list[str] = []
+        self.withdrawn = 0
+        self.cues: list[bool] = []
 
     async def process_frame(self, frame: Any, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        if isinstance(frame, LLMContextFrame):
+        if isinstance(frame, LLMContextUserTurnFrame) and direction is FrameDirection.DOWNSTREAM:
+            self.turns.append((time.monotonic(), frame.text))
+        elif isinstance(frame, LLMContextFrame) and frame.speculation:
             last: Any = frame.context.get_messages()[-1]
-            self.turns.append((time.monotonic(), str(last.get("content"))))
+            self.speculative.append(str(last.get("content")))
+        elif (
+            isinstance(frame, EagerEndOfTurnCancelFrame) and direction is FrameDirection.DOWNSTREAM
+        ):
+            self.withdrawn += 1
+        elif isinstance(frame, ListeningCueFrame):
+            self.cues.append(frame.listening)
         await self.push_frame(frame, direction)
 
 
 MAX_PAUSE = 1.2
 
 
-async def _run(frames: list[Any]) -> tuple[list[tuple[float, str]], PatientTurnStopStrategy, float]:
-    strategy = PatientTurnStopStrategy(turn_analyzer=AlwaysComplete(), max_pause_s=MAX_PAUSE)
+async def _run(
+    frames: list[Any], expectation: Expectation | None = None, stamp: Stamp | None = None
+) -> tuple[list[tuple[float, str]], PatientTurnStopStrategy, float]:
+    strategy = PatientTurnStopStrategy(
+        turn_analyzer=AlwaysComplete(),
+        max_pause_s=MAX_PAUSE,
+        min_pause_s=0.1,
+        expectation=lambda: expectation,
+    )
     aggregator = LLMUserAggregator(
         LLMContext(),
         params=LLMUserAggregatorParams(
@@ -123,7 +105,7 @@ async def _run(frames: list[Any]) -> tuple[list[tuple[float, str]], PatientTurnS
             user_turn_stop_timeout=MAX_PAUSE + 2,
         ),
     )
-    stamp = Stamp()
+    stamp = stamp or Stamp()
     t0 = time.monotonic()
     await run_test(Pipeline([aggregator, stamp]), frames_to_send=frames)
     return [(t - t0, text) for t, text in stamp.turns], strategy, t0
@@ -182,3 +164,46 @@ async def test_decides_on_the_words_after_the_pause_not_the_stale_ones() -> None
     turns, _, _ = await _run(frames)
     assert len(turns) == 1 and "Read the logs" in turns[0][1]
     assert turns[0][0] < 1.3  # ~0.05+0.05+0.5+0.05+0.3 after start, not + MAX_PAUSE
+
+
+async def test_reply_is_prepared_at_the_pause_and_kept_when_the_wait_ends() -> None:
+    stamp = Stamp()
+    turns, strategy, _ = await _run(
+        [*_spoken("And then I"), SleepFrame(MAX_PAUSE + 0.5)], stamp=stamp
+    )
+    # Prepared at once (not after the wait), and released as prepared: no second inference.
+    assert stamp.speculative == ["And then I"]
+    assert strategy.stats.kept == 1 and strategy.stats.withdrawn == 0
+    assert len(turns) == 1 and MAX_PAUSE - 0.3 < turns[0][0]
+
+
+async def test_prepared_reply_is_withdrawn_when_the_candidate_goes_on() -> None:
+    stamp = Stamp()
+    frames = [
+        *_spoken("To find it, I first."),
+        SleepFrame(0.7),
+        *_spoken("Read the logs and fixed it."),
+        SleepFrame(0.4),
+    ]
+    turns, strategy, _ = await _run(frames, stamp=stamp)
+    assert stamp.speculative[0] == "To find it, I first."
+    assert stamp.withdrawn >= 1 and strategy.stats.withdrawn >= 1
+    assert len(turns) == 1 and "Read the logs" in turns[0][1]
+
+
+async def test_short_answer_to_an_open_question_is_waited_for_with_a_listening_cue() -> None:
+    stamp = Stamp()
+    expectation = Expectation(words=40)
+    frames = [*_spoken("I would use a token bucket."), SleepFrame(MAX_PAUSE + 0.5)]
+    turns, strategy, _ = await _run(frames, expectation, stamp)
+    assert len(turns) == 1 and turns[0][0] > MAX_PAUSE - 0.3  # waited, not cut in
+    assert strategy.stats.holds == 1
+    assert stamp.cues == [True, False]  # the avatar listened, then stopped
+
+
+async def test_full_answer_gets_the_short_wait_and_no_cue() -> None:
+    stamp = Stamp()
+    text = "I would use a token bucket per customer. Redis keeps the counts. Misses get a 429."
+    turns, strategy, _ = await _run([*_spoken(text), SleepFrame(0.6)], Expectation(40), stamp)
+    assert len(turns) == 1 and turns[0][0] < 0.5
+    assert stamp.cues == [] and strategy.stats.holds == 0

@@ -1,0 +1,75 @@
+"""The user aggregator's turn settings, from the persona's ``turn_taking``.
+
+VAD reports a pause after ``vad_stop_s`` of silence; that is when the reply starts being
+prepared, so it is short. How long the interviewer then waits before speaking is
+patience's decision (``turns/patience.py``), from ``min_pause_s`` to
+``max_thinking_pause_s``, all counted from the end of speech. The words can only lengthen
+Smart Turn's decision, never shorten it: when Smart Turn hears an unfinished voice (say
+after "... reproduced it, found", where no word rule helps), its fallback waits the max
+pause, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregatorParams
+from pipecat.turns.user_start import VADUserTurnStartStrategy
+from pipecat.turns.user_start.transcription_user_turn_start_strategy import (
+    TranscriptionUserTurnStartStrategy,
+)
+from pipecat.turns.user_stop import BaseUserTurnStopStrategy
+from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import (
+    SpeechTimeoutUserTurnStopStrategy,
+)
+from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+from interview_pipeline.personas.schema import Persona
+from interview_pipeline.turns.barge_in import QuestionBargeInMuteStrategy
+from interview_pipeline.turns.patience import Expectation
+from interview_pipeline.turns.smart_turn import SharedSmartTurnAnalyzerV3
+from interview_pipeline.turns.stop import PatientTurnStopStrategy
+
+#: The aggregator's own stop watchdog must never beat patience's longest wait.
+_WATCHDOG_MARGIN_S = 3.0
+
+
+def turn_strategies(
+    persona: Persona,
+    expectation: Callable[[], Expectation | None] | None = None,
+    *,
+    speculate: bool = True,
+) -> LLMUserAggregatorParams:
+    """VAD, end-of-turn and barge-in settings; ``expectation`` tells patience the question."""
+    tt = persona.turn_taking
+    after_vad = max(0.1, tt.max_thinking_pause_s - tt.vad_stop_s)
+    stop: list[BaseUserTurnStopStrategy]
+    if tt.smart_turn:
+        analyzer = SharedSmartTurnAnalyzerV3(params=SmartTurnParams(stop_secs=after_vad))
+        stop = [
+            PatientTurnStopStrategy(
+                turn_analyzer=analyzer,
+                max_pause_s=tt.max_thinking_pause_s,
+                min_pause_s=tt.min_pause_s,
+                expectation=expectation,
+                speculate=speculate,
+            )
+        ]
+    else:
+        stop = [SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=after_vad)]
+    start = [
+        VADUserTurnStartStrategy(enable_interruptions=True),
+        TranscriptionUserTurnStartStrategy(enable_interruptions=True),
+    ]
+    mute = QuestionBargeInMuteStrategy(
+        default_allowed=tt.barge_in, resume_window_s=tt.resume_window_s
+    )
+    return LLMUserAggregatorParams(
+        vad_analyzer=SileroVADAnalyzer(params=VADParams(stop_secs=tt.vad_stop_s)),
+        user_turn_strategies=UserTurnStrategies(start=start, stop=stop),
+        user_mute_strategies=[mute],
+        user_turn_stop_timeout=tt.max_thinking_pause_s + _WATCHDOG_MARGIN_S,
+    )

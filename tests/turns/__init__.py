@@ -1,0 +1,1 @@
+"""Tests for turn-taking: patience, the speculative stop strategy, the reply gate, barge-in."""
