@@ -4,6 +4,11 @@ Pipecat's UserBotLatencyObserver already splits each user-silence → bot-audio 
 named contributions that sum to the total; this groups them into the figures the product
 reports (endpointing wait, STT, LLM, TTS, the pipeline's own overhead) and keeps each
 service's TTFB alongside.
+
+A reply prepared while the candidate paused (``turns/stop.py``) asked the LLM before the
+turn's last transcript, so the observer cannot lay its stages end to end and reports no
+contributions. Such a turn is kept with its total and TTFBs and marked ``speculative``:
+its stages overlapped the wait instead of following it.
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ class TurnLatency:
     overhead: float = 0.0
     ttfb: dict[str, float] = field(default_factory=dict)
     contributions: dict[str, float] = field(default_factory=dict)
+    #: The reply was prepared before the turn was confirmed (no stage breakdown).
+    speculative: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,12 +80,21 @@ class LatencyCollector:
         self.observer = UserBotLatencyObserver()
         self.turns: list[TurnLatency] = []
         self._names = service_names or {}
+        self._latency: float | None = None
+        self.observer.add_event_handler("on_latency_measured", self._on_latency)
         self.observer.add_event_handler("on_latency_breakdown", self._on_breakdown)
 
+    async def _on_latency(self, _observer: Any, latency: float) -> None:
+        self._latency = latency
+
     async def _on_breakdown(self, _observer: Any, breakdown: LatencyBreakdown) -> None:
-        if breakdown.measured_from is not MeasuredFrom.USER_SILENCE:
+        latency, self._latency = self._latency, None
+        if breakdown.measured_from is MeasuredFrom.USER_SILENCE:
+            turn = TurnLatency(voice_to_voice=round(breakdown.total_secs, 4))
+        elif breakdown.measured_from is None and breakdown.user_turn_start_time is not None:
+            turn = TurnLatency(voice_to_voice=round(latency or 0.0, 4), speculative=True)
+        else:
             return  # the greeting is timed from connection, not a candidate turn
-        turn = TurnLatency(voice_to_voice=round(breakdown.total_secs, 4))
         for c in breakdown.contributions:
             group = GROUPS.get(c.key, "overhead")
             setattr(turn, group, round(getattr(turn, group) + c.duration_secs, 4))

@@ -66,3 +66,25 @@ def test_frame_costs_well_under_a_millisecond(renderer: LocalFaceRenderer) -> No
         renderer.frame((i % 8) / 7, i / 25)
     per_frame = (time.process_time() - start) / 250
     assert per_frame < 0.002  # 25 fps → < 5 % of a core even on a noisy machine
+
+
+def test_listening_nod_dips_the_whole_head_beyond_the_idle_motion(
+    renderer: LocalFaceRenderer,
+) -> None:
+    still = renderer.frame_array(0.0, 5.0).copy()
+    nodding = renderer.frame_array(0.0, 5.0, nod=1.0).copy()
+    _, dy_still = renderer.offset(5.0)
+    _, dy_nod = renderer.offset(5.0, nod=1.0)
+    assert dy_still - dy_nod >= 8  # a visible dip at 512 px, not a sprite
+    shift = dy_still - dy_nod
+    # The face moved down as a whole: rows of the nodding frame are the still frame's, lower.
+    assert np.array_equal(nodding[100 + shift : 400 + shift], still[100:400])
+
+
+def test_listening_nod_envelope_goes_down_and_back_then_repeats() -> None:
+    from interview_pipeline.avatar.service import listening_nod
+
+    assert listening_nod(0.0) == 0.0
+    assert listening_nod(0.45) > 0.95  # the bottom of the nod
+    assert listening_nod(1.5) == 0.0  # head back up, still listening
+    assert listening_nod(2.6 + 0.45) > 0.95  # the next nod

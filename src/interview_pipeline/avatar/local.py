@@ -31,6 +31,8 @@ from interview_pipeline.avatar.face import (
 MOUTH_LEVELS = 8
 #: Blink: frames of (left/right eyelid state) — 0 open, 1 half, 2 closed.
 _BLINK = (1, 2, 2, 1)
+#: A full listening nod dips the head this many times the idle motion's amplitude.
+_NOD_SCALE = 4
 
 
 @runtime_checkable
@@ -44,8 +46,9 @@ class FaceRenderer(Protocol):
     width: int
     height: int
 
-    def frame(self, mouth_open: float, t: float, *, wide: float = 0.0) -> bytes:
-        """RGB24 bytes (width×height×3) for openness 0..1 and mouth width (0 round, 1 wide)."""
+    def frame(self, mouth_open: float, t: float, *, wide: float = 0.0, nod: float = 0.0) -> bytes:
+        """RGB24 bytes (width×height×3) for openness 0..1, mouth width (0 round, 1 wide)
+        and a listening nod (0..1, how far the head is dipped)."""
         ...
 
 
@@ -121,7 +124,7 @@ class LocalFaceRenderer:
         self.layout = layout
         self.base = np.ascontiguousarray(np.asarray(base.convert("RGB"), dtype=np.uint8))
         self._motion_px = max(1, round(0.005 * min(width, height) * motion)) if motion else 0
-        pad = self._motion_px + 1
+        pad = self._motion_px * (1 + _NOD_SCALE) + 1
         self._pad = pad
         self._canvas = np.pad(self.base, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
         self._out = np.empty_like(self.base)
@@ -129,8 +132,9 @@ class LocalFaceRenderer:
         self._eye_boxes, self._eyes = self._build_eyes()
 
     # --- per frame -------------------------------------------------------------------------
-    def offset(self, t: float, mouth_open: float = 0.0) -> tuple[int, int]:
-        """Head motion in pixels: two slow incommensurate sines, plus a small nod on speech."""
+    def offset(self, t: float, mouth_open: float = 0.0, nod: float = 0.0) -> tuple[int, int]:
+        """Head motion in pixels: two slow incommensurate sines, a small nod on speech, and
+        the listening nod (a dip of the whole head, the only motion beyond the idle range)."""
         a = self._motion_px
         if not a:
             return 0, 0
@@ -141,7 +145,8 @@ class LocalFaceRenderer:
             0.6 * math.sin(2 * math.pi * 0.13 * t + 0.4) + 0.4 * math.sin(2 * math.pi * 0.31 * t)
         )
         dy += 0.6 * a * mouth_open
-        return max(-a, min(a, round(dx))), max(-a, min(a, round(dy)))
+        dip = round(_NOD_SCALE * a * max(0.0, min(1.0, nod)))
+        return max(-a, min(a, round(dx))), max(-a, min(a, round(dy))) - dip
 
     @staticmethod
     def blink_state(t: float) -> int:
@@ -154,9 +159,11 @@ class LocalFaceRenderer:
     def level_of(self, mouth_open: float) -> int:
         return max(0, min(MOUTH_LEVELS - 1, round(mouth_open * (MOUTH_LEVELS - 1))))
 
-    def frame_array(self, mouth_open: float, t: float, *, wide: float = 0.0) -> np.ndarray:
+    def frame_array(
+        self, mouth_open: float, t: float, *, wide: float = 0.0, nod: float = 0.0
+    ) -> np.ndarray:
         """The frame as an (H, W, 3) uint8 array, valid until the next call (reused buffer)."""
-        dx, dy = self.offset(t, mouth_open)
+        dx, dy = self.offset(t, mouth_open, nod)
         p = self._pad
         out = self._out
         out[:] = self._canvas[p + dy : p + dy + self.height, p + dx : p + dx + self.width]
@@ -170,8 +177,8 @@ class LocalFaceRenderer:
                 out[y0 - dy : y1 - dy, x0 - dx : x1 - dx] = sprites[state - 1]
         return out
 
-    def frame(self, mouth_open: float, t: float, *, wide: float = 0.0) -> bytes:
-        return self.frame_array(mouth_open, t, wide=wide).tobytes()
+    def frame(self, mouth_open: float, t: float, *, wide: float = 0.0, nod: float = 0.0) -> bytes:
+        return self.frame_array(mouth_open, t, wide=wide, nod=nod).tobytes()
 
     # --- precomputation --------------------------------------------------------------------
     def _px(self, fx: float, fy: float) -> tuple[float, float]:

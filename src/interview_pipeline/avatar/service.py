@@ -34,6 +34,7 @@ between clip and local rendering shows no jump. See matcher.py for which audio i
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,7 @@ from interview_pipeline.avatar.metrics import CLIP_PLAYS, FRAMES_SKIPPED
 from interview_pipeline.avatar.timeline import Segment, SpeechTimeline, mouth_envelope
 from interview_pipeline.config import Settings, TTSProvider
 from interview_pipeline.personas.schema import AvatarRenderer, Persona
+from interview_pipeline.turns.frames import ListeningCueFrame
 
 #: Cross-fade between clip frames and the local face at each end of a clip.
 _FADE_S = 0.12
@@ -136,6 +138,8 @@ class HedraVideoService(FrameProcessor):
         self._playing: list[tuple[Segment, LoadedClip]] = []
         self._clock_task: asyncio.Task[None] | None = None
         self._mouth = 0.0
+        #: Since when the interviewer is waiting for the candidate to go on (nodding).
+        self._listening_since: float | None = None
         self._load_failures_logged = False
         #: Last frame's state, for tests and benchmarks (mouth, source, show time).
         self.last_frame_info: dict[str, float | str] = {}
@@ -160,6 +164,10 @@ class HedraVideoService(FrameProcessor):
         # closing) after it has passed us, so with direct writes the clock runs to cleanup().
         if isinstance(frame, InterruptionFrame):
             self._interrupt()
+            await self.push_frame(frame, direction)
+            return
+        if isinstance(frame, ListeningCueFrame):
+            self._listening_since = time.monotonic() if frame.listening else None
             await self.push_frame(frame, direction)
             return
         if direction is FrameDirection.UPSTREAM:
@@ -336,7 +344,8 @@ class HedraVideoService(FrameProcessor):
         if self._mouth < 0.04:
             self._mouth = 0.0
         source = "speech" if sample.segment is not None or self._mouth else "idle"
-        image = self._renderer.frame(self._mouth, t, wide=sample.width)
+        nod = listening_nod(t - self._listening_since) if self._listening_since else 0.0
+        image = self._renderer.frame(self._mouth, t, wide=sample.width, nod=nod)
         clip = sample.segment.clip if sample.segment is not None else None
         if clip is not None:
             clip_frame = clip.video.frame_at(sample.offset + _CLIP_LEAD_S)
@@ -350,6 +359,18 @@ class HedraVideoService(FrameProcessor):
         frame.metadata["avatar"] = info
         self.last_frame_info = info
         return frame
+
+
+#: A listening nod: a slow dip and back, then again while the wait goes on.
+_NOD_S, _NOD_EVERY_S = 0.9, 2.6
+
+
+def listening_nod(since: float) -> float:
+    """How far the head is dipped ``since`` seconds into a listening wait (0..1)."""
+    phase = since % _NOD_EVERY_S
+    if since < 0 or phase > _NOD_S:
+        return 0.0
+    return math.sin(math.pi * phase / _NOD_S) ** 2
 
 
 def _blend(clip: np.ndarray, local: bytes, alpha: float) -> bytes:

@@ -22,10 +22,8 @@ same natural boundaries: the end of an answer, or the first silence prompt.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from loguru import logger
@@ -48,19 +46,18 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.processors.frameworks.rtvi.frames import RTVIServerMessageFrame
 
 from interview_pipeline.conduct import directive
-from interview_pipeline.conduct.hearing import merge_continued_answer, question_heard
+from interview_pipeline.conduct.hearing import Hearing, LineVerdict, Reply, merge_continued_answer
 from interview_pipeline.conduct.plan import (
     ALL_ASKED,
     TIME_BUDGET,
     InterviewPlan,
-    PlanState,
     Step,
     StepKind,
 )
-from interview_pipeline.conduct.silence import SilenceAction, SilenceClock
+from interview_pipeline.conduct.silence import SilenceAction, SilenceClock, SilenceTimer
 from interview_pipeline.personas.schema import Persona
 from interview_pipeline.turns.barge_in import BargeInPolicyFrame
-from interview_pipeline.turns.frames import ReplyHoldFrame
+from interview_pipeline.turns.frames import QuestionContextFrame, ReplyHoldFrame
 from interview_pipeline.turns.patience import Expectation
 
 StepListener = Callable[[Step], None]
@@ -70,33 +67,6 @@ ABANDON_LINE = (
     "I haven't heard from you for a while, {name}, so I'll end the interview here. "
     "Thank you for your time. Goodbye."
 )
-#: Lines that carry a question, which must be heard to count as asked.
-_ASKING = frozenset(
-    {StepKind.OPENING, StepKind.QUESTION, StepKind.FOLLOW_UP, StepKind.REPEAT, StepKind.CLOSING}
-)
-
-
-@dataclass
-class _Reply:
-    """A step chosen after an answer, and how to take it back if it is never heard."""
-
-    step: Step
-    answer: str
-    #: The plan and the step before the answer was taken into account.
-    before: PlanState
-    prior: Step | None
-    #: The plan after the step (for a speculative reply: applied only at commit).
-    after: PlanState | None = None
-
-
-@dataclass(frozen=True)
-class LineVerdict:
-    """Whether a spoken line's question was heard (the transcript labels lines by it)."""
-
-    step: Step | None
-    heard: bool
-
-
 #: Said before the question when silence escalates to a repeat.
 REPEAT_LEAD = "Let me repeat the question."
 
@@ -139,34 +109,37 @@ class InterviewConductor(FrameProcessor):
         #: Silence prompts spoken, for metrics and the design note.
         self.nudges = 0
         self.repeats = 0
-        #: Replies rebuilt because the candidate went on before hearing their question.
-        self.rebuilt = 0
-        #: The question the candidate is answering: the last one they heard asked.
-        self.answering: str | None = None
+        self.hearing = Hearing()
         self._context = context
         self._clock = clock
         self._listeners: list[StepListener] = []
-        self._silence = SilenceClock.for_persona(persona.silence)
-        self._silence_task: asyncio.Task[None] | None = None
-        #: The line the silence escalation said; its end resumes (not restarts) the count.
-        self._silence_step: Step | None = None
+        self._silence = SilenceTimer(
+            SilenceClock.for_persona(persona.silence),
+            clock,
+            lambda coro: self.create_task(coro, "silence"),
+            self.cancel_task,
+            self._on_silence,
+        )
         self._candidate_speaking = False
         self._reply_pending = False
         self._away = False
-        #: The reply to the last answer, until its question is heard.
-        self._unheard: _Reply | None = None
-        #: A scripted line with a question (greeting, repeat), until it is heard.
-        self._unasked: Step | None = None
-        self._verdict: tuple[Step | None, LineVerdict] | None = None
         #: A speculation is open (from its context frame until committed or withdrawn),
         #: and the reply prepared for it, if one could be.
         self._speculating = False
-        self._speculation: _Reply | None = None
+        self._speculation: Reply | None = None
         self._speculations_seen = 0
         self._speculations_withdrawn = 0
         self._bot_speaking = False
         self._line_started = 0.0
-        self._resumed = False
+
+    @property
+    def answering(self) -> str | None:
+        """The question the candidate is answering: the last one they heard asked."""
+        return self.hearing.answering
+
+    @property
+    def rebuilt(self) -> int:
+        return self.hearing.rebuilt
 
     def add_step_listener(self, listener: StepListener) -> None:
         self._listeners.append(listener)
@@ -183,10 +156,9 @@ class InterviewConductor(FrameProcessor):
         words = q.expected_words or self.persona.turn_taking.full_answer_words
         return Expectation(words=words, mentions=tuple(q.good_answer_mentions))
 
-    def _set_step(self, step: Step) -> None:
+    def _set_step(self, step: Step, *, scripted: bool = False) -> None:
         self.current = step
-        self._verdict = None
-        self._resumed = False
+        self.hearing.line_started(step, scripted=scripted)
         why = f" ({step.reason})" if step.reason else ""
         logger.info(f"{self}: {step.kind.value} {step.question_id or ''}".rstrip() + why)
         for listener in self._listeners:
@@ -201,6 +173,9 @@ class InterviewConductor(FrameProcessor):
             BargeInPolicyFrame(allowed=allowed, label=label, reply=reply and not ending),
             FrameDirection.UPSTREAM,
         )
+        question = self._question_text(step)
+        if question and step.kind is not StepKind.CLOSING:
+            await self.push_frame(QuestionContextFrame(text=question), FrameDirection.UPSTREAM)
         await self._push_progress(step)
 
     async def _push_progress(self, step: Step) -> None:
@@ -232,9 +207,7 @@ class InterviewConductor(FrameProcessor):
 
     async def say(self, step: Step, text: str | None = None) -> None:
         """Speak a scripted line verbatim (no LLM), in order with anything already queued."""
-        self._set_step(step)
-        if step.kind in (StepKind.OPENING, StepKind.REPEAT):
-            self._unasked = step
+        self._set_step(step, scripted=True)
         await self._announce(step)
         self._reply_pending = True
         await self.push_frame(TTSSpeakFrame(text if text is not None else step.verbatim))
@@ -253,14 +226,14 @@ class InterviewConductor(FrameProcessor):
     async def candidate_left(self) -> None:
         """The candidate dropped out: no silence prompts to an empty room until they rejoin."""
         self._away = True
-        await self._stop_silence()
+        await self._silence.stop()
 
     async def wrap_up(self, outcome: str = "stopped", reason: str | None = None) -> None:
         """End now: closing line, then the bot leaves (DELETE, time budget, shutdown)."""
         if self.plan.finished:
             return
         self.outcome, self.outcome_reason = outcome, reason or outcome
-        await self._stop_silence()
+        await self._silence.stop()
         if self.current is None:  # nobody was greeted; nothing to say
             self.plan.finished = True
             await self.push_frame(EndWorkerFrame(reason=outcome))
@@ -272,7 +245,7 @@ class InterviewConductor(FrameProcessor):
         """The candidate never answered: a short goodbye, and the session ends as abandoned."""
         if self.plan.finished:
             return
-        await self._stop_silence()
+        await self._silence.stop()
         step = self.plan.abandon(ABANDON_LINE.format(name=self.plan.candidate_name))
         self.outcome, self.outcome_reason = "abandoned", step.reason
         await self.say(step)
@@ -280,37 +253,17 @@ class InterviewConductor(FrameProcessor):
 
     # --- what was heard ---------------------------------------------------------------
     def note_line(self, spoken: str, interrupted: bool) -> LineVerdict:
-        """The assistant aggregator reports a line as played: was its question heard?
-
-        Idempotent per line, so the transcript recorder and the conductor's own handler
-        may both ask, in either order.
-        """
+        """The assistant aggregator reports a line as played: was its question heard?"""
         step = self.current
-        if self._verdict is not None and self._verdict[0] is step:
-            return self._verdict[1]
-        if step is None or step.kind not in _ASKING:
-            verdict = LineVerdict(step, True)
-        else:
-            text = self._question_text(step)
-            heard = not interrupted or (not self._resumed and question_heard(step, text, spoken))
-            verdict = LineVerdict(step, heard)
-        self._verdict = (step, verdict)
-        if verdict.heard:
-            if step is not None and step.kind is not StepKind.NUDGE:
-                self.answering = step.question_id
-            self._unheard = None
-            self._unasked = None
-        else:
-            logger.info(
-                f"{self}: {step.kind.value if step else 'line'} cut off before its question"
-            )
-        return verdict
+        text = self._question_text(step) if step is not None else None
+        return self.hearing.judge(step, text, spoken, interrupted)
 
     async def on_assistant_turn_stopped(self, _aggregator: Any, message: Any) -> None:
         text = (getattr(message, "content", "") or "").strip()
         verdict = self.note_line(text, bool(getattr(message, "interrupted", False)))
-        if not verdict.heard and self._unheard is not None and self._unheard.prior is not None:
-            await self._push_progress(self._unheard.prior)  # the page shows what was asked
+        unheard = self.hearing.unheard
+        if not verdict.heard and unheard is not None and unheard.prior is not None:
+            await self._push_progress(unheard.prior)  # the page shows what was asked
 
     def _question_text(self, step: Step) -> str | None:
         if step.kind is StepKind.CLOSING:
@@ -345,32 +298,31 @@ class InterviewConductor(FrameProcessor):
                 self._line_started = now
             self._bot_speaking = True
             self._reply_pending = False
-            self._silence.pause(now)
-            await self._cancel_silence_task()
+            self._silence.clock.pause(now)
+            await self._silence.cancel()
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._bot_speaking = False
             if self._candidate_speaking or self._away or not self._expects_answer():
                 return
-            if self.current is not None and self.current is self._silence_step:
-                self._silence.resume(now)
+            if self.current is not None and self.current is self._silence.prompt:
+                self._silence.clock.resume(now)
             else:
-                self._silence.start(now)
-            await self._schedule_silence()
+                self._silence.clock.start(now)
+            await self._silence.schedule()
         elif isinstance(frame, (UserStartedSpeakingFrame, VADUserStartedSpeakingFrame)):
             self._candidate_speaking = True
-            await self._stop_silence()
+            await self._silence.stop()
         elif isinstance(frame, UserStoppedSpeakingFrame):
             self._candidate_speaking = False
             # A turn with words is answered next; one without (a cough) must not leave
             # the interviewer waiting forever, so the count starts again.
             if not self._reply_pending and self._expects_answer() and not self._away:
-                self._silence.start(now)
-                await self._schedule_silence()
+                self._silence.clock.start(now)
+                await self._silence.schedule()
         elif isinstance(frame, InterruptionFrame):
-            window = self.persona.turn_taking.resume_window_s
-            if self._bot_speaking and self._unheard is not None:
-                # Cut off early in a reply: the same answer going on, whatever was heard.
-                self._resumed = now - self._line_started <= window
+            if self._bot_speaking:
+                window = self.persona.turn_taking.resume_window_s
+                self.hearing.cut_off(now - self._line_started, window)
             self._reply_pending = False
 
     def _expects_answer(self) -> bool:
@@ -380,7 +332,7 @@ class InterviewConductor(FrameProcessor):
         if self.current is None or self.plan.finished:
             # Before the greeting or after the closing line nothing more is said.
             return
-        await self._stop_silence()
+        await self._silence.stop()
         answer = _new_answer(list(frame.context.get_messages()))
         if answer is None:
             # No new words: pipecat asks the LLM to recover from a turn that interrupted
@@ -390,46 +342,21 @@ class InterviewConductor(FrameProcessor):
             if not step.ends_interview:
                 await self.say(step, f"Sorry, I didn't catch that. {step.verbatim}")
             return
-        if self._unheard is None and self._unasked is not None:
+        unasked = self.hearing.unasked
+        if self.hearing.unheard is None and unasked is not None:
             # The greeting (or a repeat) was cut off before its question: ask it again.
-            unasked, self._unasked = self._unasked, None
+            self.hearing.unasked = None
             logger.info(f"{self}: candidate spoke before hearing the question; asking again")
             await self.say(self.plan.repeat(), self._question_text(unasked) or unasked.verbatim)
             return
-        reply = self._choose(frame.context, answer, apply=True)
+        reply = self.hearing.choose(self.plan, self.current, frame.context, answer, apply=True)
         await self._direct(frame.context, reply)
         await self.push_frame(frame)
         await self._after_direct(reply.step)
 
-    def _choose(self, context: LLMContext, answer: str, *, apply: bool) -> _Reply:
-        """The step after this answer; one that continues an unheard reply's answer redoes it.
-
-        With ``apply`` the plan takes the step (a confirmed turn); without, it is only
-        previewed (a speculative reply) and taken at commit.
-        """
-        unheard = self._unheard
-        before, prior = self.plan.snapshot(), self.current
-        if unheard is not None:
-            # The candidate went on before hearing the question of our reply to their last
-            # answer: that is more of the same answer, and the plan goes back to before it.
-            messages, answer = merge_continued_answer(context.get_messages(), unheard.answer)
-            context.set_messages(messages)
-            before, prior = unheard.before, unheard.prior
-        now = self.plan.snapshot()
-        self.plan.restore(before)
-        step = self.plan.after_answer(answer)
-        after = self.plan.snapshot()
-        if not apply:
-            self.plan.restore(now)
-        return _Reply(step, answer, before, prior, after)
-
-    async def _direct(self, context: LLMContext, reply: _Reply) -> None:
+    async def _direct(self, context: LLMContext, reply: Reply) -> None:
         """Take a step: announce it and add its instruction for the LLM."""
-        if self._unheard is not None:
-            self.rebuilt += 1
-            logger.info(f"{self}: candidate went on before hearing the reply; rebuilding it")
-        self._unheard = reply
-        self._unasked = None
+        self.hearing.adopt(reply)
         self._set_step(reply.step)
         await self._announce(reply.step, reply=True)
         context.add_message({"role": "developer", "content": directive.render(reply.step)})
@@ -451,9 +378,9 @@ class InterviewConductor(FrameProcessor):
         if self.current is None or self.plan.finished:
             return
         answer = _new_answer(list(frame.context.get_messages()))
-        if not answer or (self._unheard is None and self._unasked is not None):
+        if not answer or (self.hearing.unheard is None and self.hearing.unasked is not None):
             return  # nothing to prepare: the commit takes the ordinary path
-        reply = self._choose(frame.context, answer, apply=False)
+        reply = self.hearing.choose(self.plan, self.current, frame.context, answer, apply=False)
         frame.context.add_message({"role": "developer", "content": directive.render(reply.step)})
         self._speculation = reply
         # Held after TTS by the ReplyGate, not inside the LLM (whose own gate would keep
@@ -482,36 +409,26 @@ class InterviewConductor(FrameProcessor):
             return
         if self.plan.finished:
             return
-        await self._stop_silence()
+        await self._silence.stop()
         if reply.after is not None:
             self.plan.restore(reply.after)
-        if context is not None and self._unheard is not None:
-            messages, _ = merge_continued_answer(context.get_messages(), self._unheard.answer)
+        unheard = self.hearing.unheard
+        if context is not None and unheard is not None:
+            messages, _ = merge_continued_answer(context.get_messages(), unheard.answer)
             context.set_messages(messages)
         if context is not None:
             await self._direct(context, reply)
         else:
-            self._unheard = reply
+            self.hearing.adopt(reply)
             self._set_step(reply.step)
             await self._announce(reply.step, reply=True)
         await self._after_direct(reply.step)
 
     # --- silence ----------------------------------------------------------------------
-    async def _schedule_silence(self) -> None:
-        await self._cancel_silence_task()
-        wait = self._silence.wait_s(self._clock())
-        if wait is not None:
-            self._silence_task = self.create_task(self._silence_after(wait), "silence")
-
-    async def _silence_after(self, wait: float) -> None:
-        await asyncio.sleep(wait)
-        self._silence_task = None
-        action = self._silence.take(self._clock())
-        if action is not None and self._expects_answer():
-            await self._on_silence(action)
-
     async def _on_silence(self, action: SilenceAction) -> None:
-        silent = self._silence.silent_s(self._clock())
+        if not self._expects_answer():
+            return
+        silent = self._silence.clock.silent_s(self._clock())
         logger.info(f"{self}: candidate silent for {silent:.1f}s: {action.value}")
         if self.plan.budget_spent():
             await self.wrap_up("completed", TIME_BUDGET)
@@ -527,20 +444,10 @@ class InterviewConductor(FrameProcessor):
             step = self.plan.repeat()
             self.repeats += 1
             text = f"{REPEAT_LEAD} {step.verbatim}"
-        self._silence_step = step
-        self._silence.pause(self._clock())
+        self._silence.prompt = step
+        self._silence.clock.pause(self._clock())
         await self.say(step, text)
 
-    async def _cancel_silence_task(self) -> None:
-        task, self._silence_task = self._silence_task, None
-        if task is not None and task is not asyncio.current_task():
-            await self.cancel_task(task)
-
-    async def _stop_silence(self) -> None:
-        self._silence.stop()
-        self._silence_step = None
-        await self._cancel_silence_task()
-
     async def cleanup(self) -> None:
-        await self._cancel_silence_task()
+        await self._silence.cancel()
         await super().cleanup()

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from interview_pipeline.conduct.plan import Step, StepKind
+from loguru import logger
+from pipecat.processors.aggregators.llm_context import LLMContext
+
+from interview_pipeline.conduct.plan import InterviewPlan, PlanState, Step, StepKind
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 #: How many of a question's last words must have been spoken for it to count as heard.
@@ -67,3 +71,116 @@ def merge_continued_answer(messages: Sequence[Any], earlier: str) -> tuple[list[
         if isinstance(m, dict) and m.get("role") == "user" and message_text(m) == earlier:
             return [*out[:i], {"role": "user", "content": merged}], merged
     return [*out[:-1], {"role": "user", "content": merged}], merged
+
+
+#: Lines that carry a question, which must be heard to count as asked.
+ASKING = frozenset(
+    {StepKind.OPENING, StepKind.QUESTION, StepKind.FOLLOW_UP, StepKind.REPEAT, StepKind.CLOSING}
+)
+
+
+@dataclass
+class Reply:
+    """A step chosen after an answer, and how to take it back if it is never heard."""
+
+    step: Step
+    answer: str
+    #: The plan and the step before the answer was taken into account.
+    before: PlanState
+    prior: Step | None
+    #: The plan after the step (for a speculative reply: applied only at commit).
+    after: PlanState | None = None
+
+
+@dataclass(frozen=True)
+class LineVerdict:
+    """Whether a spoken line's question was heard (the transcript labels lines by it)."""
+
+    step: Step | None
+    heard: bool
+
+
+class Hearing:
+    """The conductor's memory of what was heard: which reply is unconfirmed, and why.
+
+    ``unheard`` is the reply to the last answer until its question is heard; ``unasked`` a
+    scripted line with a question (greeting, repeat) until it is heard. ``resumed`` marks a
+    reply cut off inside the resume window: the same answer going on, whatever was heard.
+    """
+
+    def __init__(self) -> None:
+        self.unheard: Reply | None = None
+        self.unasked: Step | None = None
+        self.resumed = False
+        #: Replies rebuilt because the candidate went on before hearing their question.
+        self.rebuilt = 0
+        #: The question the candidate is answering: the last one they heard asked.
+        self.answering: str | None = None
+        self._verdict: tuple[Step | None, LineVerdict] | None = None
+
+    def line_started(self, step: Step, *, scripted: bool) -> None:
+        self._verdict = None
+        self.resumed = False
+        if scripted and step.kind in (StepKind.OPENING, StepKind.REPEAT):
+            self.unasked = step
+
+    def cut_off(self, elapsed_s: float, window_s: float) -> None:
+        """The line was interrupted ``elapsed_s`` after it started playing."""
+        if self.unheard is not None:
+            self.resumed = elapsed_s <= window_s
+
+    def judge(
+        self, step: Step | None, question_text: str | None, spoken: str, interrupted: bool
+    ) -> LineVerdict:
+        """Idempotent per line: the recorder and the conductor may both ask, in any order."""
+        if self._verdict is not None and self._verdict[0] is step:
+            return self._verdict[1]
+        heard = True
+        if step is not None and step.kind in ASKING:
+            heard = not interrupted or (
+                not self.resumed and question_heard(step, question_text, spoken)
+            )
+        verdict = LineVerdict(step, heard)
+        self._verdict = (step, verdict)
+        if heard:
+            if step is not None and step.kind is not StepKind.NUDGE:
+                self.answering = step.question_id
+            self.unheard = self.unasked = None
+        elif step is not None:
+            logger.info(f"{step.kind.value} line cut off before its question was heard")
+        return verdict
+
+    def choose(
+        self,
+        plan: InterviewPlan,
+        current: Step | None,
+        context: LLMContext,
+        answer: str,
+        *,
+        apply: bool,
+    ) -> Reply:
+        """The step after this answer; one that continues an unheard reply's answer redoes it.
+
+        With ``apply`` the plan takes the step (a confirmed turn); without, it is only
+        previewed (a speculative reply) and taken at commit. ``context`` is rewritten when
+        the answer continues: more of the same answer, and the plan goes back to before it.
+        """
+        before, prior = plan.snapshot(), current
+        if self.unheard is not None:
+            messages, answer = merge_continued_answer(context.get_messages(), self.unheard.answer)
+            context.set_messages(messages)
+            before, prior = self.unheard.before, self.unheard.prior
+        now = plan.snapshot()
+        plan.restore(before)
+        step = plan.after_answer(answer)
+        after = plan.snapshot()
+        if not apply:
+            plan.restore(now)
+        return Reply(step, answer, before, prior, after)
+
+    def adopt(self, reply: Reply) -> None:
+        """The reply is being said: it stays unconfirmed until its question is heard."""
+        if self.unheard is not None:
+            self.rebuilt += 1
+            logger.info("candidate went on before hearing the reply; rebuilt it")
+        self.unheard, self.unasked = reply, None

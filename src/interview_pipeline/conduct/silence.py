@@ -6,13 +6,16 @@ and repeat pause the count instead of restarting it, so "abandon after 90 s" mea
 of nothing from the candidate, however long the interviewer's prompts took to say.
 
 This is a pure state machine driven with explicit timestamps, so the escalation can be
-tested without waiting; the conductor owns the timer that acts on it.
+tested without waiting; ``SilenceTimer`` is the conductor's timer that acts on it.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from interview_pipeline.personas.schema import Silence
 
@@ -86,3 +89,48 @@ class SilenceClock:
             return None
         self.fired += 1
         return nxt[0]
+
+
+class SilenceTimer:
+    """The timer that acts on a ``SilenceClock``: one task, re-armed as the floor changes.
+
+    ``spawn`` and ``cancel`` are the owning processor's task functions (so pipecat's task
+    manager tracks the timer); ``due`` is called with the action when it comes due.
+    """
+
+    def __init__(
+        self,
+        clock: SilenceClock,
+        now: Callable[[], float],
+        spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]],
+        cancel: Callable[[asyncio.Task[None]], Awaitable[None]],
+        due: Callable[[SilenceAction], Awaitable[None]],
+    ) -> None:
+        self.clock = clock
+        self._now, self._spawn, self._cancel, self._due = now, spawn, cancel, due
+        self._task: asyncio.Task[None] | None = None
+        #: The line the silence escalation said; its end resumes (not restarts) the count.
+        self.prompt: object | None = None
+
+    async def schedule(self) -> None:
+        await self.cancel()
+        wait = self.clock.wait_s(self._now())
+        if wait is not None:
+            self._task = self._spawn(self._after(wait))
+
+    async def _after(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        self._task = None
+        action = self.clock.take(self._now())
+        if action is not None:
+            await self._due(action)
+
+    async def cancel(self) -> None:
+        task, self._task = self._task, None
+        if task is not None and task is not asyncio.current_task():
+            await self._cancel(task)
+
+    async def stop(self) -> None:
+        self.clock.stop()
+        self.prompt = None
+        await self.cancel()

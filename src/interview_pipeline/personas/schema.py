@@ -129,7 +129,7 @@ class TurnTaking(Strict):
     #: Silence (s) before VAD reports a pause; the reply starts being prepared from here.
     vad_stop_s: float = Field(0.3, ge=0.1, le=3.0)
     #: Shortest silence (s) before the interviewer speaks after a full, finished answer.
-    min_pause_s: float = Field(0.6, ge=0.1, le=10.0)
+    min_pause_s: float = Field(0.8, ge=0.1, le=10.0)
     #: Whether Smart Turn v3 judges if the candidate has finished.
     smart_turn: bool = True
     #: Longest thinking pause (s) before the interviewer takes the turn anyway; also how

@@ -9,16 +9,13 @@ strategy in the aggregator applies it while the interviewer speaks.
 Muting (rather than only not interrupting) is deliberate: with barge-in off, what the
 candidate says over the line is ignored, so a "mm-hm" while instructions are read cannot
 become their answer. Speech that continues after the interviewer stops is heard as usual.
-
-One exception: in the first ``resume_window_s`` of a reply to an answer the candidate is
-never muted. Speech there is the answer going on after a false end of turn, and the reply
-must stop at once and be rebuilt (see the conductor), whatever the question's barge-in.
+The persona's resume window (a candidate going on soon after a reply started is the same
+answer continuing) applies where barge-in is allowed; it never unmutes a line the product
+team chose to read to the end.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from loguru import logger
@@ -38,27 +35,17 @@ class BargeInPolicyFrame(SystemFrame):
     allowed: bool = True
     #: For the log: which question (or line) the policy belongs to.
     label: str = ""
-    #: The line replies to an answer: resuming early is the same answer going on.
+    #: The line replies to an answer (for the log; see the conductor's resume window).
     reply: bool = False
 
 
 class QuestionBargeInMuteStrategy(BaseUserMuteStrategy):
     """Mutes the candidate while the interviewer speaks a line with barge-in off."""
 
-    def __init__(
-        self,
-        *,
-        default_allowed: bool = True,
-        resume_window_s: float = 0.0,
-        clock: Callable[[], float] = time.monotonic,
-    ):
+    def __init__(self, *, default_allowed: bool = True):
         super().__init__()
         self.allowed = default_allowed
-        self.resume_window_s = resume_window_s
-        self._clock = clock
-        self._reply = False
         self._bot_speaking = False
-        self._started_at = 0.0
 
     async def process_frame(self, frame: Frame) -> bool:
         await super().process_frame(frame)
@@ -66,14 +53,9 @@ class QuestionBargeInMuteStrategy(BaseUserMuteStrategy):
             if frame.allowed != self.allowed:
                 state = "on" if frame.allowed else "off"
                 logger.debug(f"{self}: barge-in {state} for {frame.label or 'next line'}")
-            self.allowed, self._reply = frame.allowed, frame.reply
+            self.allowed = frame.allowed
         elif isinstance(frame, BotStartedSpeakingFrame):
-            if not self._bot_speaking:
-                self._started_at = self._clock()
             self._bot_speaking = True
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._bot_speaking = False
-        if not self._bot_speaking or self.allowed:
-            return False
-        resuming = self._reply and self._clock() - self._started_at < self.resume_window_s
-        return not resuming
+        return self._bot_speaking and not self.allowed

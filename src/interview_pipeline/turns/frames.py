@@ -26,3 +26,15 @@ class ReplyHoldFrame(ControlFrame):
     Sent by the conductor in front of a speculative reply, in order with it, so the gate
     after TTS knows to hold what comes next until the turn is confirmed.
     """
+
+
+@dataclass
+class QuestionContextFrame(SystemFrame):
+    """The question the candidate is about to answer, for STT that can use context.
+
+    Sent upstream by the conductor when a question is asked. Local Whisper takes it as its
+    decoder prompt, so the question's own domain words are recognised more reliably; other
+    providers let it pass. It carries the question only, never what a good answer mentions.
+    """
+
+    text: str = ""

@@ -146,7 +146,7 @@ _DONE = re.compile(
 
 #: Progress below which an answer has barely started, and from which it is a full one.
 STARTED = 0.35
-FULL = 0.7
+FULL = 0.8
 #: Complete sentences of a multi-point answer.
 FULL_SENTENCES = 3
 _SENTENCE = re.compile(r"[^.!?]+[.!?]")

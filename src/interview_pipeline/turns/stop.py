@@ -91,7 +91,8 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         self._match = NormalizedMatch()
         self._heard: list[str] = []
         self._interim = ""
-        #: Whether the newest speech in this turn has been transcribed yet.
+        #: Whether the newest speech in this turn has been transcribed yet: a final that
+        #: arrives while the candidate is speaking again belongs to the speech before.
         self._fresh = True
         self._paused = False
         self._speech_end: float | None = None
@@ -123,7 +124,7 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         elif isinstance(frame, TranscriptionFrame) and frame.text.strip():
             self._heard.append(frame.text.strip())
             self._interim = ""
-            self._fresh = True
+            self._fresh = self._fresh or self._paused
         elif isinstance(frame, InterimTranscriptionFrame):
             self._interim = frame.text.strip()
         result = await super().process_frame(frame)

@@ -64,9 +64,7 @@ def turn_strategies(
         VADUserTurnStartStrategy(enable_interruptions=True),
         TranscriptionUserTurnStartStrategy(enable_interruptions=True),
     ]
-    mute = QuestionBargeInMuteStrategy(
-        default_allowed=tt.barge_in, resume_window_s=tt.resume_window_s
-    )
+    mute = QuestionBargeInMuteStrategy(default_allowed=tt.barge_in)
     return LLMUserAggregatorParams(
         vad_analyzer=SileroVADAnalyzer(params=VADParams(stop_secs=tt.vad_stop_s)),
         user_turn_strategies=UserTurnStrategies(start=start, stop=stop),
