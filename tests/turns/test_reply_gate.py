@@ -34,18 +34,16 @@ def _spoken(frames: Sequence[Frame]) -> list[Frame]:
     return [f for f in frames if isinstance(f, (TTSAudioRawFrame, TTSTextFrame))]
 
 
+async def _through(gate: ReplyGate, *middle: Frame) -> Sequence[Frame]:
+    """A turn opens, a reply is prepared for it, then ``middle`` happens."""
+    frames = [UserStartedSpeakingFrame(), ReplyHoldFrame(), *_reply(), SleepFrame(0.1), *middle]
+    down, _ = await run_test(gate, frames_to_send=frames)
+    return down
+
+
 async def test_prepared_reply_waits_for_the_confirmation_then_plays_in_order() -> None:
     gate = ReplyGate()
-    down, _ = await run_test(
-        gate,
-        frames_to_send=[
-            UserStartedSpeakingFrame(),
-            ReplyHoldFrame(),
-            *_reply(),
-            SleepFrame(0.1),
-            UserStoppedSpeakingFrame(),
-        ],
-    )
+    down = await _through(gate, UserStoppedSpeakingFrame())
     kinds = [type(f) for f in down]
     stopped = kinds.index(UserStoppedSpeakingFrame)
     audio = kinds.index(TTSAudioRawFrame)
@@ -55,18 +53,8 @@ async def test_prepared_reply_waits_for_the_confirmation_then_plays_in_order() -
 
 async def test_withdrawn_reply_is_never_heard() -> None:
     gate = ReplyGate()
-    down, _ = await run_test(
-        gate,
-        frames_to_send=[
-            UserStartedSpeakingFrame(),
-            ReplyHoldFrame(),
-            *_reply(),
-            SleepFrame(0.1),
-            InterruptionFrame(),  # the conductor cancels it: the candidate went on
-            SleepFrame(0.1),
-            UserStoppedSpeakingFrame(),
-        ],
-    )
+    # The conductor cancels it (the candidate went on), then the turn ends later.
+    down = await _through(gate, InterruptionFrame(), SleepFrame(0.1), UserStoppedSpeakingFrame())
     assert _spoken(down) == [] and gate.dropped == 1
 
 
