@@ -173,7 +173,7 @@ class InterviewConductor(FrameProcessor):
             BargeInPolicyFrame(allowed=allowed, label=label, reply=reply and not ending),
             FrameDirection.UPSTREAM,
         )
-        question = self._question_text(step)
+        question = self.plan.question_text(step)
         if question and step.kind is not StepKind.CLOSING:
             await self.push_frame(QuestionContextFrame(text=question), FrameDirection.UPSTREAM)
         await self._push_progress(step)
@@ -184,18 +184,7 @@ class InterviewConductor(FrameProcessor):
 
     def progress(self, step: Step) -> dict[str, object]:
         """Question k of n and time left, as the candidate page shows them."""
-        plan = self.plan
-        left = None
-        if plan.started_at is not None:
-            left = max(0, round(self.persona.time_budget_s - plan.elapsed_s()))
-        return {
-            "type": "interview-progress",
-            "step": step.kind.value,
-            "question_id": step.question_id,
-            "question": step.number,
-            "total": step.total or len(self.persona.questions),
-            "time_left_s": left,
-        }
+        return self.plan.progress(step)
 
     # --- lines ------------------------------------------------------------------------
     async def begin(self) -> None:
@@ -255,7 +244,7 @@ class InterviewConductor(FrameProcessor):
     def note_line(self, spoken: str, interrupted: bool) -> LineVerdict:
         """The assistant aggregator reports a line as played: was its question heard?"""
         step = self.current
-        text = self._question_text(step) if step is not None else None
+        text = self.plan.question_text(step) if step is not None else None
         return self.hearing.judge(step, text, spoken, interrupted)
 
     async def on_assistant_turn_stopped(self, _aggregator: Any, message: Any) -> None:
@@ -264,13 +253,6 @@ class InterviewConductor(FrameProcessor):
         unheard = self.hearing.unheard
         if not verdict.heard and unheard is not None and unheard.prior is not None:
             await self._push_progress(unheard.prior)  # the page shows what was asked
-
-    def _question_text(self, step: Step) -> str | None:
-        if step.kind is StepKind.CLOSING:
-            return step.verbatim
-        if step.question_id is None:
-            return None
-        return self.persona.question(step.question_id).text
 
     # --- frames -----------------------------------------------------------------------
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -347,7 +329,7 @@ class InterviewConductor(FrameProcessor):
             # The greeting (or a repeat) was cut off before its question: ask it again.
             self.hearing.unasked = None
             logger.info(f"{self}: candidate spoke before hearing the question; asking again")
-            await self.say(self.plan.repeat(), self._question_text(unasked) or unasked.verbatim)
+            await self.say(self.plan.repeat(), self.plan.question_text(unasked) or unasked.verbatim)
             return
         reply = self.hearing.choose(self.plan, self.current, frame.context, answer, apply=True)
         await self._direct(frame.context, reply)

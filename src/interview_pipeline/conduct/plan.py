@@ -184,6 +184,28 @@ class InterviewPlan:
         self.restore(before)
         return step, after
 
+    def question_text(self, step: Step) -> str | None:
+        """The words a line must get through for its question to count as heard."""
+        if step.kind is StepKind.CLOSING:
+            return step.verbatim
+        if step.question_id is None:
+            return None
+        return self.persona.question(step.question_id).text
+
+    def progress(self, step: Step) -> dict[str, object]:
+        """Question k of n and time left, as the candidate page shows them."""
+        left = None
+        if self.started_at is not None:
+            left = max(0, round(self.persona.time_budget_s - self.elapsed_s()))
+        return {
+            "type": "interview-progress",
+            "step": step.kind.value,
+            "question_id": step.question_id,
+            "question": step.number,
+            "total": step.total or len(self.persona.questions),
+            "time_left_s": left,
+        }
+
     def _begin_question(self, q: Question) -> None:
         self.asked.append(q.id)
         self.follow_ups_used = 0
