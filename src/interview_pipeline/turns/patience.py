@@ -11,9 +11,10 @@ decide how long to wait instead, always counted from the end of speech:
 2. **How far the answer has got** (``answer_progress``): the furthest of its length against
    a full answer to this question (``expected_words`` or ``turn_taking.full_answer_words``),
    the share of the question's "good answer mentions" it covers, and its complete sentences
-   against ``FULL_SENTENCES`` (a multi-point answer). An answer under ``STARTED`` of the
-   way waits the max pause like unfinished words; from ``FULL`` on it waits only
-   ``min_pause_s``; in between the wait shrinks linearly.
+   (one sentence counts nothing, ``FULL_SENTENCES`` a whole answer: a second point made).
+   An answer under ``STARTED`` of the way waits the max pause like unfinished words; from
+   ``FULL`` on it waits only ``min_pause_s``; in between the wait shrinks linearly. So a
+   one-sentence answer to an open question gets the long wait, a two-point one the short.
    A question back ("could you repeat that?") or a plain "that's all" gets the short wait.
 
 The cost of a wrong "wait" is bounded and visible (a reply up to the max pause late, with
@@ -148,7 +149,7 @@ _DONE = re.compile(
 STARTED = 0.35
 FULL = 0.8
 #: Complete sentences of a multi-point answer.
-FULL_SENTENCES = 3
+FULL_SENTENCES = 2
 _SENTENCE = re.compile(r"[^.!?]+[.!?]")
 
 
@@ -167,7 +168,7 @@ def answer_progress(text: str, expectation: Expectation) -> float:
     sentences = sum(
         1 for m in _SENTENCE.finditer(text) if len(_WORD.findall(m.group().lower())) >= 3
     )
-    by_points = sentences / FULL_SENTENCES
+    by_points = max(0, sentences - 1) / (FULL_SENTENCES - 1)
     if expectation.mentions:
         found, _ = mentions_found(text, list(expectation.mentions))
         by_points = max(by_points, len(found) / len(expectation.mentions))

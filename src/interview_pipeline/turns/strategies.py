@@ -3,10 +3,11 @@
 VAD reports a pause after ``vad_stop_s`` of silence; that is when the reply starts being
 prepared, so it is short. How long the interviewer then waits before speaking is
 patience's decision (``turns/patience.py``), from ``min_pause_s`` to
-``max_thinking_pause_s``, all counted from the end of speech. The words can only lengthen
-Smart Turn's decision, never shorten it: when Smart Turn hears an unfinished voice (say
-after "... reproduced it, found", where no word rule helps), its fallback waits the max
-pause, as before.
+``max_thinking_pause_s``, all counted from the end of speech. When Smart Turn hears an
+unfinished voice, its fallback waits ``VOICE_UNFINISHED_S`` of silence; the words can then
+hold the turn to the max pause (unfinished words, an answer that has barely started), never
+shorten it. Not the max pause outright: on flat synthetic voices Smart Turn calls most
+finished answers unfinished, and a full answer would wait the longest for it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from interview_pipeline.turns.stop import PatientTurnStopStrategy
 
 #: The aggregator's own stop watchdog must never beat patience's longest wait.
 _WATCHDOG_MARGIN_S = 3.0
+#: Silence after speech before the turn can end when Smart Turn says the voice goes on.
+VOICE_UNFINISHED_S = 2.0
 
 
 def turn_strategies(
@@ -45,9 +48,10 @@ def turn_strategies(
 ) -> LLMUserAggregatorParams:
     """VAD, end-of-turn and barge-in settings; ``expectation`` tells patience the question."""
     tt = persona.turn_taking
-    after_vad = max(0.1, tt.max_thinking_pause_s - tt.vad_stop_s)
     stop: list[BaseUserTurnStopStrategy]
     if tt.smart_turn:
+        voice_wait = min(tt.max_thinking_pause_s, max(VOICE_UNFINISHED_S, tt.min_pause_s))
+        after_vad = max(0.1, voice_wait - tt.vad_stop_s)
         analyzer = SharedSmartTurnAnalyzerV3(params=SmartTurnParams(stop_secs=after_vad))
         stop = [
             PatientTurnStopStrategy(
@@ -59,6 +63,7 @@ def turn_strategies(
             )
         ]
     else:
+        after_vad = max(0.1, tt.max_thinking_pause_s - tt.vad_stop_s)
         stop = [SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=after_vad)]
     start = [
         VADUserTurnStartStrategy(enable_interruptions=True),
