@@ -88,13 +88,15 @@ class LatencyCollector:
         self._latency = latency
 
     async def _on_breakdown(self, _observer: Any, breakdown: LatencyBreakdown) -> None:
+        # ``on_latency_measured`` comes just before, and only for a turn timed from the
+        # candidate's silence; the greeting is timed from connection and has none.
         latency, self._latency = self._latency, None
         if breakdown.measured_from is MeasuredFrom.USER_SILENCE:
             turn = TurnLatency(voice_to_voice=round(breakdown.total_secs, 4))
-        elif breakdown.measured_from is None and breakdown.user_turn_start_time is not None:
-            turn = TurnLatency(voice_to_voice=round(latency or 0.0, 4), speculative=True)
+        elif latency is not None:
+            turn = TurnLatency(voice_to_voice=round(latency, 4), speculative=True)
         else:
-            return  # the greeting is timed from connection, not a candidate turn
+            return
         for c in breakdown.contributions:
             group = GROUPS.get(c.key, "overhead")
             setattr(turn, group, round(getattr(turn, group) + c.duration_secs, 4))
