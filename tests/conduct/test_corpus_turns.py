@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from interview_pipeline.audio import load_pcm16
-from interview_pipeline.config import LLMProvider, Settings, STTProvider, TTSProvider
+from interview_pipeline.config import Settings
 from interview_pipeline.personas import PersonaLibrary
 from interview_pipeline.personas.schema import Avatar, AvatarRenderer, Persona
 from interview_pipeline.simulate import SimulationResult, run_simulation
@@ -26,17 +26,6 @@ pytestmark = pytest.mark.slow
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus" / "wav"
 RATE_LIMITER = "How would you design a rate limiter for our public API?"
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        data_dir=tmp_path,
-        stt_provider=STTProvider.WHISPER,
-        llm_provider=LLMProvider.SCRIPTED,
-        tts_provider=TTSProvider.PIPER,
-    )
 
 
 def _persona(settings: Settings, question_ids: list[str], **turn_taking: float) -> Persona:

@@ -16,7 +16,7 @@ import pytest
 
 from interview_pipeline.audio import load_pcm16, speech_end_s
 from interview_pipeline.conduct.plan import OUT_OF_TIME_LINE
-from interview_pipeline.config import LLMProvider, Settings, STTProvider, TTSProvider
+from interview_pipeline.config import Settings
 from interview_pipeline.personas import PersonaLibrary
 from interview_pipeline.personas.schema import Avatar, AvatarRenderer, Persona, Question, Silence
 from interview_pipeline.simulate import SimulationResult, load_script, run_simulation
@@ -26,17 +26,6 @@ from interview_pipeline.transports.replay import ReplayAnswer
 pytestmark = pytest.mark.slow
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        data_dir=tmp_path,
-        stt_provider=STTProvider.WHISPER,
-        llm_provider=LLMProvider.SCRIPTED,
-        tts_provider=TTSProvider.PIPER,
-    )
 
 
 @pytest.fixture
