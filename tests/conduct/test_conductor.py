@@ -75,9 +75,9 @@ class Collect(FrameProcessor):
 class Harness:
     """A pipeline source → conductor → sink that can send frames either way."""
 
-    def __init__(self, persona: Persona) -> None:
+    def __init__(self, persona: Persona, **conductor: Any) -> None:
         self.context = LLMContext()
-        self.conductor = InterviewConductor(persona, "Sam", context=self.context)
+        self.conductor = InterviewConductor(persona, "Sam", context=self.context, **conductor)
         self.up = Collect(UP)
         self.down = Collect(DOWN)
         self.worker = PipelineWorker(
@@ -160,14 +160,53 @@ async def test_plan_drives_the_interview_to_completion() -> None:
         await h.answer(ANSWER)
         await h.speak()
         await h.answer(ANSWER)
+        await asyncio.sleep(0.1)
+        assert not _ended(h)  # the end waits for the goodbye to be heard
+        await h.speak(spoken="Thanks. Goodbye, Sam.")
         await h.until(lambda: _ended(h))
     kinds = [d.splitlines()[0] for d in h.directives()]
     assert kinds[0].startswith("[interview step: question | question=two")
     assert kinds[1].startswith("[interview step: closing")
     assert h.conductor.outcome == "completed"
     assert h.conductor.outcome_reason == "all questions asked"
-    # Barge-in: on for one, off for two (persona override), off for the goodbye.
-    assert h.policies() == [True, False, False]
+    # Barge-in: on for one, off for two (persona override); the goodbye after the last answer
+    # only inside the resume window (the answer going on).
+    assert h.policies() == [True, False, True]
+    windows = [f.window_s for f in h.up.frames if isinstance(f, BargeInPolicyFrame)]
+    assert windows == [None, None, _persona().turn_taking.resume_window_s]
+
+
+async def test_goodbye_cut_off_by_the_answer_going_on_takes_the_end_back() -> None:
+    # A false end of turn on the last answer: the goodbye starts, the candidate goes on
+    # within the resume window. The answer is one answer, the goodbye is said again after
+    # it, and the interview ends once, after the goodbye that was heard.
+    persona = _persona(questions=[Question(id="one", text="First?")])
+    async with Harness(persona) as h:
+        await h.conductor.begin()
+        await h.speak(spoken="Hi Sam. First?")
+        await h.answer("I read the logs.")
+        await h.speak(0.1, spoken="Thanks.", interrupted=True)
+        assert not _ended(h)
+        await h.answer("Then I found the root cause in the cache and fixed it.")
+        await asyncio.sleep(0.1)
+        assert not _ended(h)
+        await h.speak(spoken="Thanks. Goodbye, Sam.")
+        await h.until(lambda: _ended(h))
+    closings = [d for d in h.directives() if d.startswith("[interview step: closing")]
+    assert len(closings) == 1 and h.conductor.rebuilt == 1  # the cut one left the context
+    users = [m for m in h.context.get_messages() if isinstance(m, dict) and m["role"] == "user"]
+    assert [m["content"] for m in users][-1].startswith("I read the logs. Then I found")
+    ends = [f for f in h.down.frames if isinstance(f, EndWorkerFrame)]
+    assert len(ends) == 1 and h.conductor.outcome == "completed"
+
+
+async def test_goodbye_that_never_plays_still_ends_the_interview() -> None:
+    persona = _persona(questions=[Question(id="one", text="First?")])
+    async with Harness(persona, end_guard_s=0.3) as h:
+        await h.conductor.begin()
+        await h.speak(spoken="Hi Sam. First?")
+        await h.answer(ANSWER)  # the goodbye is queued, and no audio ever comes (TTS down)
+        await h.until(lambda: _ended(h), within=2.0)
 
 
 async def test_silence_nudges_repeats_and_abandons() -> None:

@@ -207,3 +207,30 @@ async def test_full_answer_gets_the_short_wait_and_no_cue() -> None:
     turns, strategy, _ = await _run([*_spoken(text), SleepFrame(0.6)], Expectation(40), stamp)
     assert len(turns) == 1 and turns[0][0] < 0.5
     assert stamp.cues == [] and strategy.stats.holds == 0
+
+
+async def test_late_words_never_end_the_turn_while_the_candidate_speaks_again() -> None:
+    # Seen under load: the turn model calls a short pause complete, the words for the speech
+    # before it come late (slow STT), and by then the candidate is speaking again. Deciding
+    # on those words would answer mid-sentence (the reply then plays over the candidate and a
+    # second reply follows at the real end): the decision waits for the next pause.
+    frames = [
+        *_spoken("For a rate limiter I would use a token bucket."),
+        SleepFrame(0.3),
+        VADUserStartedSpeakingFrame(),
+        SleepFrame(0.05),
+        VADUserStoppedSpeakingFrame(stop_secs=0.2),
+        SleepFrame(0.05),  # the turn model says complete; no words yet for this speech
+        VADUserStartedSpeakingFrame(),  # the candidate goes on
+        SleepFrame(0.3),
+        TranscriptionFrame("Stored in Redis.", "user", "now", finalized=True),  # late words
+        SleepFrame(MAX_PAUSE + 0.3),  # still speaking: the turn must not end here
+        VADUserStoppedSpeakingFrame(stop_secs=0.2),
+        SleepFrame(0.05),
+        TranscriptionFrame("So every server sees the same count.", "user", "now", finalized=True),
+        SleepFrame(MAX_PAUSE + 0.5),
+    ]
+    turns, _, _ = await _run(frames, Expectation(words=40))
+    assert len(turns) == 1, turns
+    assert "token bucket" in turns[0][1] and "same count" in turns[0][1]
+    assert turns[0][0] > 2.0  # after the last pause, not inside the last speech

@@ -5,7 +5,7 @@ conductor asks the plan what comes next and adds that as a developer instruction
 the LLM sees the context. Scripted lines (opening, nudge, repeat, goodbye) are spoken
 verbatim with TTSSpeakFrame, so they need no LLM round trip. After the closing line the
 conductor asks the worker to end gracefully, so queued audio is played before the bot
-leaves.
+leaves; after a goodbye that replies to an answer, only once it was heard (``ending.py``).
 
 Replies are prepared before the turn is confirmed (``turns/stop.py``): a speculative
 context is walked on a preview of the plan, held unheard after TTS, and committed when the
@@ -46,7 +46,14 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.processors.frameworks.rtvi.frames import RTVIServerMessageFrame
 
 from interview_pipeline.conduct import directive
-from interview_pipeline.conduct.hearing import Hearing, LineVerdict, Reply, merge_continued_answer
+from interview_pipeline.conduct.ending import PendingEnd
+from interview_pipeline.conduct.hearing import (
+    Hearing,
+    LineVerdict,
+    Reply,
+    merge_continued_answer,
+    message_text,
+)
 from interview_pipeline.conduct.plan import (
     ALL_ASKED,
     TIME_BUDGET,
@@ -69,6 +76,9 @@ ABANDON_LINE = (
 )
 #: Said before the question when silence escalates to a repeat.
 REPEAT_LEAD = "Let me repeat the question."
+#: After a goodbye cut off by the answer going on, how long past the longest thinking pause
+#: (and the resume window) the interview waits for the rest of the answer before ending.
+_END_GUARD_MARGIN_S = 5.0
 
 
 def _new_answer(messages: list[Any]) -> str | None:
@@ -80,12 +90,7 @@ def _new_answer(messages: list[Any]) -> str | None:
     message = messages[-1] if messages else None
     if not isinstance(message, dict) or message.get("role") != "user":
         return None
-    content = message.get("content")
-    if isinstance(content, str):
-        return content.strip()
-    if isinstance(content, list):
-        return " ".join(p.get("text", "") for p in content if isinstance(p, dict)).strip()
-    return ""
+    return message_text(message)
 
 
 class InterviewConductor(FrameProcessor):
@@ -96,6 +101,7 @@ class InterviewConductor(FrameProcessor):
         *,
         context: LLMContext | None = None,
         clock: Callable[[], float] = time.monotonic,
+        end_guard_s: float | None = None,
         **kwargs: Any,
     ):
         super().__init__(name="InterviewConductor", **kwargs)
@@ -131,6 +137,13 @@ class InterviewConductor(FrameProcessor):
         self._speculations_withdrawn = 0
         self._bot_speaking = False
         self._line_started = 0.0
+        tt = persona.turn_taking
+        self._end = PendingEnd(
+            end_guard_s or tt.max_thinking_pause_s + tt.resume_window_s + _END_GUARD_MARGIN_S,
+            lambda coro: self.create_task(coro, "end"),
+            self.cancel_task,
+            self._send_end,
+        )
 
     @property
     def answering(self) -> str | None:
@@ -166,11 +179,14 @@ class InterviewConductor(FrameProcessor):
 
     async def _announce(self, step: Step, *, reply: bool = False) -> None:
         """Tell the user aggregator whether the candidate may interrupt this line."""
-        ending = step.kind is StepKind.CLOSING  # a goodbye is not worth cutting off
+        # A goodbye is not worth cutting off, except by the last answer going on.
+        closing = step.kind is StepKind.CLOSING
+        ending = closing and not reply
         allowed = not ending and self.persona.barge_in_for(step.question_id)
+        window = self.persona.turn_taking.resume_window_s if closing else None
         label = step.question_id or step.kind.value
         await self.push_frame(
-            BargeInPolicyFrame(allowed=allowed, label=label, reply=reply and not ending),
+            BargeInPolicyFrame(allowed=allowed, label=label, reply=reply, window_s=window),
             FrameDirection.UPSTREAM,
         )
         question = self.plan.question_text(step)
@@ -220,6 +236,7 @@ class InterviewConductor(FrameProcessor):
     async def wrap_up(self, outcome: str = "stopped", reason: str | None = None) -> None:
         """End now: closing line, then the bot leaves (DELETE, time budget, shutdown)."""
         if self.plan.finished:
+            await self._end.fire()  # a goodbye was said or is playing: no waiting for more
             return
         self.outcome, self.outcome_reason = outcome, reason or outcome
         await self._silence.stop()
@@ -275,6 +292,7 @@ class InterviewConductor(FrameProcessor):
         """Who has the floor: drives the silence count and the interview clock."""
         now = self._clock()
         if isinstance(frame, BotStartedSpeakingFrame):
+            await self._end.line_started()
             self.plan.start_clock()
             if not self._bot_speaking:
                 self._line_started = now
@@ -284,6 +302,7 @@ class InterviewConductor(FrameProcessor):
             await self._silence.cancel()
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._bot_speaking = False
+            await self._end.line_stopped()
             if self._candidate_speaking or self._away or not self._expects_answer():
                 return
             if self.current is not None and self.current is self._silence.prompt:
@@ -305,13 +324,24 @@ class InterviewConductor(FrameProcessor):
             if self._bot_speaking:
                 window = self.persona.turn_taking.resume_window_s
                 self.hearing.cut_off(now - self._line_started, window)
+                await self._end.line_cut()
             self._reply_pending = False
 
     def _expects_answer(self) -> bool:
         return self.current is not None and not self.plan.finished
 
+    def _done(self) -> bool:
+        """Nothing more to say: the plan has ended, unless its goodbye was cut by the answer."""
+        if self.current is None:
+            return True
+        if not self.plan.finished:
+            return False
+        unheard = self.hearing.unheard
+        cut_goodbye = unheard is not None and unheard.step.kind is StepKind.CLOSING
+        return not (self._end.pending and cut_goodbye)
+
     async def _on_candidate_turn(self, frame: LLMContextFrame) -> None:
-        if self.current is None or self.plan.finished:
+        if self._done():
             # Before the greeting or after the closing line nothing more is said.
             return
         await self._silence.stop()
@@ -347,7 +377,12 @@ class InterviewConductor(FrameProcessor):
     async def _after_direct(self, step: Step) -> None:
         if step.kind is StepKind.CLOSING:
             self.outcome, self.outcome_reason = "completed", step.reason or ALL_ASKED
-            await self.push_frame(EndWorkerFrame(reason=f"interview completed: {step.reason}"))
+            await self._end.arm(f"interview completed: {step.reason}")
+        else:
+            await self._end.disarm()  # the answer went on past a goodbye: the interview goes on
+
+    async def _send_end(self, reason: str) -> None:
+        await self.push_frame(EndWorkerFrame(reason=reason))
 
     # --- speculative replies ------------------------------------------------------------
     async def _speculate(self, frame: LLMContextFrame) -> None:
@@ -357,7 +392,7 @@ class InterviewConductor(FrameProcessor):
             return  # withdrawn before it got here
         # From here a confirmation expects an answer from us, prepared or not.
         self._speculating, self._speculation = True, None
-        if self.current is None or self.plan.finished:
+        if self._done():
             return
         answer = _new_answer(list(frame.context.get_messages()))
         if not answer or (self.hearing.unheard is None and self.hearing.unasked is not None):
@@ -389,7 +424,7 @@ class InterviewConductor(FrameProcessor):
             if context is not None:
                 await self._on_candidate_turn(LLMContextFrame(context=context))
             return
-        if self.plan.finished:
+        if self._done():
             return
         await self._silence.stop()
         if reply.after is not None:

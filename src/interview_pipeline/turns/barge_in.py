@@ -11,11 +11,14 @@ candidate says over the line is ignored, so a "mm-hm" while instructions are rea
 become their answer. Speech that continues after the interviewer stops is heard as usual.
 The persona's resume window (a candidate going on soon after a reply started is the same
 answer continuing) applies where barge-in is allowed; it never unmutes a line the product
-team chose to read to the end.
+team chose to read to the end. A goodbye after the last answer may be cut off only inside
+that window (``window_s``): the answer going on, not a "thanks, bye" over it.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from loguru import logger
@@ -37,15 +40,22 @@ class BargeInPolicyFrame(SystemFrame):
     label: str = ""
     #: The line replies to an answer (for the log; see the conductor's resume window).
     reply: bool = False
+    #: Allowed only this long after the line starts playing (None: the whole line).
+    window_s: float | None = None
 
 
 class QuestionBargeInMuteStrategy(BaseUserMuteStrategy):
     """Mutes the candidate while the interviewer speaks a line with barge-in off."""
 
-    def __init__(self, *, default_allowed: bool = True):
+    def __init__(
+        self, *, default_allowed: bool = True, clock: Callable[[], float] = time.monotonic
+    ):
         super().__init__()
         self.allowed = default_allowed
+        self.window_s: float | None = None
+        self._clock = clock
         self._bot_speaking = False
+        self._started = 0.0
 
     async def process_frame(self, frame: Frame) -> bool:
         await super().process_frame(frame)
@@ -53,9 +63,14 @@ class QuestionBargeInMuteStrategy(BaseUserMuteStrategy):
             if frame.allowed != self.allowed:
                 state = "on" if frame.allowed else "off"
                 logger.debug(f"{self}: barge-in {state} for {frame.label or 'next line'}")
-            self.allowed = frame.allowed
+            self.allowed, self.window_s = frame.allowed, frame.window_s
         elif isinstance(frame, BotStartedSpeakingFrame):
+            if not self._bot_speaking:
+                self._started = self._clock()
             self._bot_speaking = True
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._bot_speaking = False
-        return self._bot_speaking and not self.allowed
+        if not self._bot_speaking:
+            return False
+        late = self.window_s is not None and self._clock() - self._started > self.window_s
+        return not self.allowed or late

@@ -95,6 +95,8 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         #: arrives while the candidate is speaking again belongs to the speech before.
         self._fresh = True
         self._paused = False
+        #: VAD hears the candidate now (kept across turns: VAD reports only transitions).
+        self._speaking = False
         self._speech_end: float | None = None
         self._speculation: UserTurnSpeculation | None = None
         self._hold: asyncio.Task[None] | None = None
@@ -116,11 +118,12 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
         if isinstance(frame, VADUserStartedSpeakingFrame):
             self._fresh, self._paused, self._interim = False, False, ""
+            self._speaking = True
             await self._went_on()
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             # VAD reports the stop ``stop_secs`` after speech really ended.
             self._speech_end = self._clock() - frame.stop_secs
-            self._paused = True
+            self._paused, self._speaking = True, False
         elif isinstance(frame, TranscriptionFrame) and frame.text.strip():
             self._heard.append(frame.text.strip())
             self._interim = ""
@@ -180,6 +183,10 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
 
     async def _decide(self, enable_frames: bool | None, *, again: bool = False) -> None:
         self._frames_flag = enable_frames
+        if self._speaking:
+            # Words (or the turn model's verdict) for speech before a pause the candidate has
+            # already ended by going on: the next pause decides, with these words counted.
+            return
         wait = self.wait()
         now = self._clock()
         speech_end = self._speech_end if self._speech_end is not None else now
@@ -257,6 +264,9 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
 
     async def _went_on(self) -> None:
         """New speech inside the turn: whatever was prepared or waited for is void."""
+        if self._words_wait is not None:
+            await self._cancel(self._words_wait)
+            self._words_wait = None
         if self._hold is not None:
             self.stats.resumed += 1
             waited = self._clock() - self._hold_since
