@@ -70,7 +70,7 @@ async def run_bot(
     stop: asyncio.Event | None = None,
     recording_path: Path | None = None,
     candidate_identity: str | None = None,
-) -> str:
+) -> Outcome:
     """Run one interview in ``room_name``; return completed, abandoned or stopped."""
     if not settings.livekit_url:
         raise ConfigError("the bot needs LIVEKIT_URL (the LiveKit server to join)")
@@ -195,4 +195,24 @@ async def run_bot(
         if grace["task"] is not None:
             grace["task"].cancel()
         parts.transcript.flush()
-    return conductor.outcome or "abandoned"
+    degraded = dict(conductor.degraded)
+    reason = conductor.outcome_reason
+    if degraded:  # the session record says how the interview got there
+        counts = ", ".join(f"{role} {n}" for role, n in sorted(degraded.items()))
+        reason = f"{reason or conductor.outcome}; degraded lines: {counts}"
+    return Outcome(conductor.outcome or "abandoned", reason=reason, degraded=degraded)
+
+
+class Outcome(str):
+    """How the interview ended (completed, abandoned, stopped, failed), with why and what was
+    degraded: still a plain string to callers that only compare it."""
+
+    reason: str | None
+    degraded: dict[str, int]
+
+    def __new__(
+        cls, value: str, *, reason: str | None = None, degraded: dict[str, int] | None = None
+    ) -> Outcome:
+        self = super().__new__(cls, value)
+        self.reason, self.degraded = reason, degraded or {}
+        return self

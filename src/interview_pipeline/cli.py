@@ -62,7 +62,8 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         f"questions; voice-to-voice p50 {summary.get('p50', float('nan')):.2f}s; "
         f"WER {wer if wer is not None else 'n/a'}; wrote {result.out_dir}"
     )
-    return 0 if result.outcome == "completed" else EXIT_RUNTIME
+    # Non-zero only for a failed interview: an abandoned one ran as designed.
+    return EXIT_RUNTIME if result.outcome == "failed" else 0
 
 
 def _cmd_bot(args: argparse.Namespace, settings: Settings) -> int:

@@ -93,6 +93,16 @@ class Settings(BaseSettings):
     piper_voice: str = "en_US-joe-medium"
     piper_voice_dir: Path | None = None
 
+    # --- vendor faults (faults/policy.py) --------------------------------------------------
+    #: An LLM request with no output for this long has failed (first token, or between chunks).
+    llm_timeout_s: float = Field(4.0, gt=0)
+    #: Retries of a failed LLM request before the plan's line is said verbatim instead.
+    llm_retries: int = Field(1, ge=0, le=3)
+    #: Replies in a row the LLM failed before the interview ends with an apology (``failed``).
+    llm_failures_to_end: int = Field(3, ge=1)
+    #: A line the TTS was given and has not started playing after this long: the TTS failed.
+    tts_timeout_s: float = Field(6.0, gt=0)
+
     # --- LiveKit -----------------------------------------------------------------------------
     livekit_url: str | None = Field(None, validation_alias=_env("LIVEKIT_URL"))
     livekit_api_key: SecretStr | None = Field(None, validation_alias=_env("LIVEKIT_API_KEY"))

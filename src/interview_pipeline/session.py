@@ -30,8 +30,9 @@ from interview_pipeline import providers
 from interview_pipeline.avatar import HedraVideoService
 from interview_pipeline.candidate_audio import CandidateAudioStop
 from interview_pipeline.conduct import directive
-from interview_pipeline.conduct.conductor import InterviewConductor
+from interview_pipeline.conduct.conductor import FaultLimits, InterviewConductor
 from interview_pipeline.config import Settings
+from interview_pipeline.faults import VendorFaultPolicy
 from interview_pipeline.gate import JoinGate
 from interview_pipeline.metrics import LatencyCollector
 from interview_pipeline.personas.schema import AvatarRenderer, Persona
@@ -66,6 +67,8 @@ class InterviewParts:
     #: Past the turn logic the candidate's raw audio has no more readers.
     candidate_audio_stop: FrameProcessor = field(default_factory=CandidateAudioStop)
     extra_observers: list[BaseObserver] = field(default_factory=list)
+    #: Set by ``make_worker``: what a vendor failure does to the interview.
+    fault_policy: VendorFaultPolicy | None = None
 
 
 def build_parts(
@@ -87,7 +90,9 @@ def build_parts(
     tts = providers.build_tts(settings, persona)
     # The persona's identity goes in the LLM's system_instruction (pipecat 1.9+), not the context.
     context = LLMContext()
-    conductor = InterviewConductor(persona, candidate_name, context=context)
+    conductor = InterviewConductor(
+        persona, candidate_name, context=context, faults=FaultLimits.from_settings(settings)
+    )
     user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
         context,
         user_params=turn_strategies(persona, conductor.expectation, speculate=speculate),
@@ -147,7 +152,7 @@ def make_worker(
         parts.latency.observer,
         *parts.extra_observers,
     ]
-    return PipelineWorker(
+    worker = PipelineWorker(
         pipeline,
         params=PipelineParams(
             enable_metrics=True,
@@ -159,6 +164,8 @@ def make_worker(
         idle_timeout_secs=idle_timeout_s,
         enable_rtvi=enable_rtvi,
     )
+    parts.fault_policy = VendorFaultPolicy(parts, worker)
+    return worker
 
 
 __all__ = ["Frame", "InterviewParts", "build_parts", "make_worker", "stages"]

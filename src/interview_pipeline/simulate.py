@@ -218,6 +218,10 @@ async def _run(
     budget = persona.time_budget_s + 120
     try:
         await asyncio.wait_for(runner.run(), timeout=budget)
+    except Exception as exc:  # whatever failed, the folder says so and keeps what was said
+        logger.exception("simulation failed")
+        parts.conductor.outcome = "failed"
+        parts.conductor.outcome_reason = f"{type(exc).__name__}: {exc}"[:300]
     finally:
         guard.cancel()
     parts.transcript.flush()
@@ -226,6 +230,9 @@ async def _run(
     metrics = _metrics(parts, transport, turns)
     metrics["outcome"] = outcome
     metrics["outcome_reason"] = parts.conductor.outcome_reason
+    metrics["degraded"] = dict(parts.conductor.degraded)
+    policy = parts.fault_policy
+    metrics["vendor_errors"] = {str(k): v for k, v in (policy.errors if policy else {}).items()}
     metrics["providers"] = {
         "stt": settings.resolved_stt().value,
         "llm": settings.resolved_llm().value,

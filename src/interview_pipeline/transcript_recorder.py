@@ -42,6 +42,8 @@ class TranscriptRecorder(BaseObserver):
         self._bot_start: float | None = None
         self._bot_end: float | None = None
         self._pending_bot: Turn | None = None
+        #: Why the answer being spoken may be missing words (the STT failed during it).
+        self._incomplete: str | None = None
 
     def now(self) -> float:
         if self._t0 is None:
@@ -71,6 +73,10 @@ class TranscriptRecorder(BaseObserver):
                 if self._pending_bot is not None:
                     self._finish_bot(self._pending_bot)
 
+    def mark_incomplete(self, reason: str) -> None:
+        """The STT failed: the answer being given (or the next one) may be missing words."""
+        self._incomplete = reason
+
     # --- aggregator events (text) ---------------------------------------------------------
     async def on_user_turn_stopped(self, _aggregator: Any, _strategy: Any, message: Any) -> None:
         text = (getattr(message, "content", None) or "").strip()
@@ -79,6 +85,11 @@ class TranscriptRecorder(BaseObserver):
         self._user_start, self._user_speech_end = None, None
         if not text:
             return
+        meta: dict[str, object] = {}
+        if self._incomplete is not None:
+            # The words before the failure may be lost; the recording has the audio.
+            meta = {"incomplete": True, "reason": self._incomplete}
+            self._incomplete = None
         self._emit(
             Turn(
                 "candidate",
@@ -87,6 +98,7 @@ class TranscriptRecorder(BaseObserver):
                 max(start, end),
                 question_id=self._conductor.answering,
                 kind="answer",
+                meta=meta,
             )
         )
 
@@ -94,6 +106,7 @@ class TranscriptRecorder(BaseObserver):
         text = (getattr(message, "content", "") or "").strip()
         interrupted = bool(getattr(message, "interrupted", False))
         verdict = self._conductor.note_line(text, interrupted)
+        interrupted = interrupted or verdict.faulted
         step = verdict.step
         kind = step.kind.value if step else ""
         question_id = step.question_id if step else None
@@ -101,6 +114,8 @@ class TranscriptRecorder(BaseObserver):
         if not verdict.heard:
             kind, question_id = "cut_off", self._conductor.answering
             meta["planned"] = step.kind.value if step else ""
+        if verdict.faulted:
+            meta["fault"] = "tts"  # part of the line may never have been played
         turn = Turn(
             "interviewer",
             text,

@@ -22,8 +22,7 @@ same natural boundaries: the end of an answer, or the first silence prompt.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from loguru import logger
@@ -31,54 +30,42 @@ from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     EagerEndOfTurnCancelFrame,
-    EndWorkerFrame,
     Frame,
     InterruptionFrame,
     LLMContextFrame,
     LLMContextUserTurnFrame,
-    TTSSpeakFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
     VADUserStartedSpeakingFrame,
 )
 from pipecat.processors.aggregators.llm_context import LLMContext
-from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
-from pipecat.processors.frameworks.rtvi.frames import RTVIServerMessageFrame
+from pipecat.processors.frame_processor import FrameDirection
 
 from interview_pipeline.conduct import directive
-from interview_pipeline.conduct.ending import PendingEnd
 from interview_pipeline.conduct.hearing import (
-    Hearing,
     LineVerdict,
     Reply,
     merge_continued_answer,
     message_text,
 )
-from interview_pipeline.conduct.plan import (
-    ALL_ASKED,
-    TIME_BUDGET,
-    InterviewPlan,
-    Step,
-    StepKind,
+from interview_pipeline.conduct.lines import (
+    ABANDON_LINE,
+    APOLOGY_LINE,
+    REPEAT_LEAD,
+    FaultLimits,
+    InterviewLines,
+    StepListener,
 )
-from interview_pipeline.conduct.silence import SilenceAction, SilenceClock, SilenceTimer
-from interview_pipeline.personas.schema import Persona
-from interview_pipeline.turns.barge_in import BargeInPolicyFrame
-from interview_pipeline.turns.frames import QuestionContextFrame, ReplyHoldFrame
-from interview_pipeline.turns.patience import Expectation
+from interview_pipeline.turns.frames import ReplyHoldFrame
 
-StepListener = Callable[[Step], None]
-
-#: Said when the candidate has been silent for the persona's ``abandon_after_s``.
-ABANDON_LINE = (
-    "I haven't heard from you for a while, {name}, so I'll end the interview here. "
-    "Thank you for your time. Goodbye."
-)
-#: Said before the question when silence escalates to a repeat.
-REPEAT_LEAD = "Let me repeat the question."
-#: After a goodbye cut off by the answer going on, how long past the longest thinking pause
-#: (and the resume window) the interview waits for the rest of the answer before ending.
-_END_GUARD_MARGIN_S = 5.0
+__all__ = [
+    "ABANDON_LINE",
+    "APOLOGY_LINE",
+    "REPEAT_LEAD",
+    "FaultLimits",
+    "InterviewConductor",
+    "StepListener",
+]
 
 
 def _new_answer(messages: list[Any]) -> str | None:
@@ -93,176 +80,28 @@ def _new_answer(messages: list[Any]) -> str | None:
     return message_text(message)
 
 
-class InterviewConductor(FrameProcessor):
-    def __init__(
-        self,
-        persona: Persona,
-        candidate_name: str,
-        *,
-        context: LLMContext | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        end_guard_s: float | None = None,
-        **kwargs: Any,
-    ):
-        super().__init__(name="InterviewConductor", **kwargs)
-        self.persona = persona
-        self.plan = InterviewPlan(persona, candidate_name, clock=clock)
-        self.current: Step | None = None
-        self.started_at: float | None = None
-        self.outcome: str | None = None
-        #: Why the interview ended ("all questions asked", "time budget", "no answer", ...).
-        self.outcome_reason: str | None = None
-        #: Silence prompts spoken, for metrics and the design note.
-        self.nudges = 0
-        self.repeats = 0
-        self.hearing = Hearing()
-        self._context = context
-        self._clock = clock
-        self._listeners: list[StepListener] = []
-        self._silence = SilenceTimer(
-            SilenceClock.for_persona(persona.silence),
-            clock,
-            lambda coro: self.create_task(coro, "silence"),
-            self.cancel_task,
-            self._on_silence,
-        )
-        self._candidate_speaking = False
-        self._reply_pending = False
-        self._away = False
+class InterviewConductor(InterviewLines):
+    """Runs the plan at the candidate's turns; the interviewer's own lines are the base's."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         #: A speculation is open (from its context frame until committed or withdrawn),
         #: and the reply prepared for it, if one could be.
         self._speculating = False
         self._speculation: Reply | None = None
         self._speculations_seen = 0
         self._speculations_withdrawn = 0
-        self._bot_speaking = False
-        self._line_started = 0.0
-        tt = persona.turn_taking
-        self._end = PendingEnd(
-            end_guard_s or tt.max_thinking_pause_s + tt.resume_window_s + _END_GUARD_MARGIN_S,
-            lambda coro: self.create_task(coro, "end"),
-            self.cancel_task,
-            self._send_end,
-        )
-
-    @property
-    def answering(self) -> str | None:
-        """The question the candidate is answering: the last one they heard asked."""
-        return self.hearing.answering
-
-    @property
-    def rebuilt(self) -> int:
-        return self.hearing.rebuilt
-
-    def add_step_listener(self, listener: StepListener) -> None:
-        self._listeners.append(listener)
-
-    @property
-    def asked_count(self) -> int:
-        return len(self.plan.asked)
-
-    def expectation(self) -> Expectation | None:
-        """What a full answer to the question being answered looks like (for patience)."""
-        q = self.plan.current
-        if q is None or self.current is None:
-            return None
-        words = q.expected_words or self.persona.turn_taking.full_answer_words
-        return Expectation(words=words, mentions=tuple(q.good_answer_mentions))
-
-    def _set_step(self, step: Step, *, scripted: bool = False) -> None:
-        self.current = step
-        self.hearing.line_started(step, scripted=scripted)
-        why = f" ({step.reason})" if step.reason else ""
-        logger.info(f"{self}: {step.kind.value} {step.question_id or ''}".rstrip() + why)
-        for listener in self._listeners:
-            listener(step)
-
-    async def _announce(self, step: Step, *, reply: bool = False) -> None:
-        """Tell the user aggregator whether the candidate may interrupt this line."""
-        # A goodbye is not worth cutting off, except by the last answer going on.
-        closing = step.kind is StepKind.CLOSING
-        ending = closing and not reply
-        allowed = not ending and self.persona.barge_in_for(step.question_id)
-        window = self.persona.turn_taking.resume_window_s if closing else None
-        label = step.question_id or step.kind.value
-        await self.push_frame(
-            BargeInPolicyFrame(allowed=allowed, label=label, reply=reply, window_s=window),
-            FrameDirection.UPSTREAM,
-        )
-        question = self.plan.question_text(step)
-        if question and step.kind is not StepKind.CLOSING:
-            await self.push_frame(QuestionContextFrame(text=question), FrameDirection.UPSTREAM)
-        await self._push_progress(step)
-
-    async def _push_progress(self, step: Step) -> None:
-        # Live progress for the candidate page (RTVI server message; ignored without RTVI).
-        await self.push_frame(RTVIServerMessageFrame(data=self.progress(step)))
-
-    def progress(self, step: Step) -> dict[str, object]:
-        """Question k of n and time left, as the candidate page shows them."""
-        return self.plan.progress(step)
-
-    # --- lines ------------------------------------------------------------------------
-    async def begin(self) -> None:
-        """Greet the candidate and ask the first question (called when they are there)."""
-        if self.current is not None:
-            return
-        self.started_at = time.monotonic()
-        await self.say(self.plan.opening())
-
-    async def say(self, step: Step, text: str | None = None) -> None:
-        """Speak a scripted line verbatim (no LLM), in order with anything already queued."""
-        self._set_step(step, scripted=True)
-        await self._announce(step)
-        self._reply_pending = True
-        await self.push_frame(TTSSpeakFrame(text if text is not None else step.verbatim))
-
-    async def welcome_back(self) -> None:
-        """The candidate rejoined: greet them and ask the same question again."""
-        self._away = False
-        if self.current is None or self.plan.finished:
-            return
-        name = self.plan.candidate_name
-        step = self.plan.repeat()
-        await self.say(
-            step, f"Welcome back, {name}. Let's pick up where we left off. {step.verbatim}"
-        )
-
-    async def candidate_left(self) -> None:
-        """The candidate dropped out: no silence prompts to an empty room until they rejoin."""
-        self._away = True
-        await self._silence.stop()
-
-    async def wrap_up(self, outcome: str = "stopped", reason: str | None = None) -> None:
-        """End now: closing line, then the bot leaves (DELETE, time budget, shutdown)."""
-        if self.plan.finished:
-            await self._end.fire()  # a goodbye was said or is playing: no waiting for more
-            return
-        self.outcome, self.outcome_reason = outcome, reason or outcome
-        await self._silence.stop()
-        if self.current is None:  # nobody was greeted; nothing to say
-            self.plan.finished = True
-            await self.push_frame(EndWorkerFrame(reason=outcome))
-            return
-        await self.say(self.plan.closing(reason=reason or ALL_ASKED))
-        await self.push_frame(EndWorkerFrame(reason=outcome))
-
-    async def abandon(self) -> None:
-        """The candidate never answered: a short goodbye, and the session ends as abandoned."""
-        if self.plan.finished:
-            return
-        await self._silence.stop()
-        step = self.plan.abandon(ABANDON_LINE.format(name=self.plan.candidate_name))
-        self.outcome, self.outcome_reason = "abandoned", step.reason
-        await self.say(step)
-        await self.push_frame(EndWorkerFrame(reason="candidate silent"))
+        #: The LLM failed on the prepared reply: at commit the plan's line is said instead.
+        self._speculation_failed: str | None = None
 
     # --- what was heard ---------------------------------------------------------------
     def note_line(self, spoken: str, interrupted: bool) -> LineVerdict:
         """The assistant aggregator reports a line as played: was its question heard?"""
         step = self.current
         text = self.plan.question_text(step) if step is not None else None
-        return self.hearing.judge(step, text, spoken, interrupted)
+        faulted = self._line_fault
+        verdict = self.hearing.judge(step, text, spoken, interrupted or faulted)
+        return replace(verdict, faulted=True) if faulted else verdict
 
     async def on_assistant_turn_stopped(self, _aggregator: Any, message: Any) -> None:
         text = (getattr(message, "content", "") or "").strip()
@@ -270,6 +109,12 @@ class InterviewConductor(FrameProcessor):
         unheard = self.hearing.unheard
         if not verdict.heard and unheard is not None and unheard.prior is not None:
             await self._push_progress(unheard.prior)  # the page shows what was asked
+        if verdict.faulted and not verdict.heard and not self._done():
+            # The TTS failed mid-line and recovered: the question was not heard, say it again.
+            self._line_fault = False
+            step = self.plan.repeat()
+            question = self.plan.question_text(step) or step.verbatim
+            await self.say(step, f"Sorry, let me say that again. {question}")
 
     # --- frames -----------------------------------------------------------------------
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -293,6 +138,9 @@ class InterviewConductor(FrameProcessor):
         now = self._clock()
         if isinstance(frame, BotStartedSpeakingFrame):
             await self._end.line_started()
+            await self._stop_line_watch()
+            if self._llm_line:
+                self.llm_replied()
             self.plan.start_clock()
             if not self._bot_speaking:
                 self._line_started = now
@@ -327,19 +175,6 @@ class InterviewConductor(FrameProcessor):
                 await self._end.line_cut()
             self._reply_pending = False
 
-    def _expects_answer(self) -> bool:
-        return self.current is not None and not self.plan.finished
-
-    def _done(self) -> bool:
-        """Nothing more to say: the plan has ended, unless its goodbye was cut by the answer."""
-        if self.current is None:
-            return True
-        if not self.plan.finished:
-            return False
-        unheard = self.hearing.unheard
-        cut_goodbye = unheard is not None and unheard.step.kind is StepKind.CLOSING
-        return not (self._end.pending and cut_goodbye)
-
     async def _on_candidate_turn(self, frame: LLMContextFrame) -> None:
         if self._done():
             # Before the greeting or after the closing line nothing more is said.
@@ -372,17 +207,16 @@ class InterviewConductor(FrameProcessor):
         self._set_step(reply.step)
         await self._announce(reply.step, reply=True)
         context.add_message({"role": "developer", "content": directive.render(reply.step)})
-        self._reply_pending = True
+        self._reply_pending, self._llm_line = True, True
+        await self._watch_line(self.faults.reply_s, "LLM gave no reply in time")
 
-    async def _after_direct(self, step: Step) -> None:
-        if step.kind is StepKind.CLOSING:
-            self.outcome, self.outcome_reason = "completed", step.reason or ALL_ASKED
-            await self._end.arm(f"interview completed: {step.reason}")
-        else:
-            await self._end.disarm()  # the answer went on past a goodbye: the interview goes on
-
-    async def _send_end(self, reason: str) -> None:
-        await self.push_frame(EndWorkerFrame(reason=reason))
+    async def llm_failed(self, reason: str) -> None:
+        if self._speculating and self._speculation is not None:
+            # A prepared reply failed: the candidate may still be answering. The plan's
+            # line replaces it if the turn is confirmed; a withdrawal forgets it.
+            self._speculation_failed = reason
+            return
+        await super().llm_failed(reason)
 
     # --- speculative replies ------------------------------------------------------------
     async def _speculate(self, frame: LLMContextFrame) -> None:
@@ -412,12 +246,14 @@ class InterviewConductor(FrameProcessor):
         if self._speculations_withdrawn > self._speculations_seen:
             return  # its frame is still on the way and will be dropped
         prepared, self._speculating, self._speculation = self._speculation, False, None
+        self._speculation_failed = None
         if prepared is not None:
             await self.push_frame(InterruptionFrame())
 
     async def _commit(self) -> None:
         """The turn is confirmed: the prepared reply is being released; the plan takes it."""
         reply, self._speculation, self._speculating = self._speculation, None, False
+        failed, self._speculation_failed = self._speculation_failed, None
         context = self._context
         if reply is None:
             # Nothing was prepared (no words, a question not yet heard): answer the turn now.
@@ -440,31 +276,5 @@ class InterviewConductor(FrameProcessor):
             self._set_step(reply.step)
             await self._announce(reply.step, reply=True)
         await self._after_direct(reply.step)
-
-    # --- silence ----------------------------------------------------------------------
-    async def _on_silence(self, action: SilenceAction) -> None:
-        if not self._expects_answer():
-            return
-        silent = self._silence.clock.silent_s(self._clock())
-        logger.info(f"{self}: candidate silent for {silent:.1f}s: {action.value}")
-        if self.plan.budget_spent():
-            await self.wrap_up("completed", TIME_BUDGET)
-            return
-        if action is SilenceAction.ABANDON:
-            await self.abandon()
-            return
-        if action is SilenceAction.NUDGE:
-            step = self.plan.nudge()
-            self.nudges += 1
-            text = step.verbatim
-        else:
-            step = self.plan.repeat()
-            self.repeats += 1
-            text = f"{REPEAT_LEAD} {step.verbatim}"
-        self._silence.prompt = step
-        self._silence.clock.pause(self._clock())
-        await self.say(step, text)
-
-    async def cleanup(self) -> None:
-        await self._silence.cancel()
-        await super().cleanup()
+        if failed is not None:
+            await self.llm_failed(failed)  # nothing was prepared to release: the plan's line

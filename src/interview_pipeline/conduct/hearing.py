@@ -98,6 +98,8 @@ class LineVerdict:
 
     step: Step | None
     heard: bool
+    #: A vendor failed while the line played: it is written as cut, whatever the text says.
+    faulted: bool = False
 
 
 class Hearing:

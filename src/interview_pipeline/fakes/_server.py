@@ -3,6 +3,11 @@
 Every fake is a small aiohttp application; this base class owns its lifecycle so that each fake
 only declares routes. Websockets are tracked so ``stop()`` can close them first: aiohttp would
 otherwise wait for long-lived handlers to end on their own.
+
+Failure knobs, the same for every vendor (the fault-injection tests turn them): ``faults.status``
+answers every new request (HTTP call or websocket handshake) with that status, ``faults.hang``
+accepts it and never answers, ``drop_connections()`` closes the open websockets mid-stream, and
+``stop()`` is the vendor process killed (connections refused from then on).
 """
 
 from __future__ import annotations
@@ -17,6 +22,17 @@ from typing import Any, Self, TypeVar
 from aiohttp import WSCloseCode, web
 
 T = TypeVar("T")
+
+
+@dataclass
+class Faults:
+    """What the fake does to new requests: answer ``status``, or ``hang`` without answering."""
+
+    status: int | None = None
+    hang: bool = False
+    #: Requests the knobs refused or held, for assertions.
+    hit: int = 0
+
 
 #: Header names whose values are secrets: shown masked in reprs and logs.
 SECRET_HEADERS = frozenset({"authorization", "xi-api-key", "api-key", "x-api-key"})
@@ -77,6 +93,7 @@ class LoopbackServer:
         self._runner: web.AppRunner | None = None
         self._sockets: set[web.WebSocketResponse] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.faults = Faults()
 
     def build_app(self) -> web.Application:
         """The vendor's routes; each fake overrides this."""
@@ -93,7 +110,9 @@ class LoopbackServer:
         """Bind (an ephemeral port unless one was given) and return the base URL."""
         if self._runner is not None:
             return self.base_url
-        runner = web.AppRunner(self.build_app(), access_log=None, shutdown_timeout=2.0)
+        app = self.build_app()
+        app.middlewares.append(self._fault_middleware)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
         await site.start()
@@ -128,6 +147,23 @@ class LoopbackServer:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    async def drop_connections(self) -> None:
+        """Close every open websocket from the server side, mid-stream (a vendor restart)."""
+        for ws in list(self._sockets):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"fake dropped the connection")
+
+    @web.middleware
+    async def _fault_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self.faults.hang:
+            self.faults.hit += 1
+            await asyncio.Event().wait()  # until the client gives up or the fake stops
+        if self.faults.status is not None:
+            self.faults.hit += 1
+            body = {"error": {"message": f"fake fault {self.faults.status}", "type": "fault"}}
+            return web.json_response(body, status=self.faults.status)
+        response: web.StreamResponse = await handler(request)
+        return response
 
     # --- helpers for the fakes -------------------------------------------------------------
     def track_socket(self, ws: web.WebSocketResponse) -> None:

@@ -52,6 +52,14 @@ class LauncherMetrics:
             "Bots that crashed, raised or never joined.",
             registry=self.registry,
         )
+        self.degraded = Counter(
+            "interview_degraded_lines_total",
+            "Lines said in a degraded mode after a vendor failure, by role (llm: the plan's "
+            "line instead of a reply; tts: a line cut by a TTS failure; stt: an incomplete "
+            "answer).",
+            ["role"],
+            registry=self.registry,
+        )
         self.pool_idle = Gauge(
             "interview_pool_idle_workers",
             "Pre-warmed (or warming) bot processes waiting for a session.",
@@ -65,6 +73,14 @@ class LauncherMetrics:
         self.pool_target = Gauge(
             "interview_pool_target_size", "Configured pool size.", registry=self.registry
         )
+
+    def count_degraded(self, degraded: object) -> None:
+        """Add a finished bot's degraded counts (a dict of role -> lines) to the counter."""
+        if not isinstance(degraded, dict):
+            return
+        for role, n in degraded.items():
+            if isinstance(n, int) and n > 0 and role in ("llm", "tts", "stt"):
+                self.degraded.labels(role=role).inc(n)
 
     def render(self, store: SessionStore) -> bytes:
         """Refresh the store-derived gauges, then render; counts come from the store so that

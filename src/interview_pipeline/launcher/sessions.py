@@ -221,6 +221,7 @@ class SessionManager:
                         joined = True
                 elif kind == "done":
                     final = (_final_status(msg.get("status"), live), msg.get("reason"))
+                    self.metrics.count_degraded(msg.get("degraded"))
                 elif kind == "failed":
                     final = (SessionStatus.FAILED, str(msg.get("reason") or "bot failed"))
         except asyncio.CancelledError:

@@ -190,7 +190,12 @@ async def run_job(bot: ModuleType, settings: Settings, job: dict[str, Any], chan
             return
         finally:
             listener.cancel()
-        chan.send("done", status=str(status))
+        chan.send(
+            "done",
+            status=str(status),
+            reason=getattr(status, "reason", None),
+            degraded=getattr(status, "degraded", None) or {},
+        )
     except Exception as exc:  # report every failure as a reason the launcher can show
         chan.send("failed", reason=_redact(f"{type(exc).__name__}: {exc}", token))
     finally:
