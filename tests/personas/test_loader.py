@@ -112,3 +112,21 @@ def test_avatar_image_outside_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PersonaError) as err:
         load_persona_file(write(tmp_path, text))
     assert "avatar.image: must be a path inside the personas folder" in str(err.value)
+
+
+def test_nothing_but_persona_errors_escape_for_odd_paths(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").symlink_to(tmp_path / "b.yaml")
+    (tmp_path / "b.yaml").symlink_to(tmp_path / "a.yaml")
+    for path in (tmp_path / "a.yaml", tmp_path / ("x" * 5000 + ".yaml")):
+        with pytest.raises(PersonaError, match="unreadable"):
+            load_persona_file(path)
+
+
+@pytest.mark.parametrize("image", ["loop.png", "x\\0y.png", "x" * 5000 + ".png"])
+def test_an_unusable_avatar_path_is_an_issue_not_a_crash(tmp_path: Path, image: str) -> None:
+    (tmp_path / "loop.png").symlink_to(tmp_path / "loop.png")
+    text = GOOD.format(id="p") + f'avatar:\n  image: "{image}"\n'
+    with pytest.raises(PersonaError) as err:
+        load_persona_file(write(tmp_path, text))
+    message = str(err.value)
+    assert "p.yaml:18 avatar.image:" in message and "internal error" not in message
