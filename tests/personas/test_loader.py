@@ -130,3 +130,30 @@ def test_an_unusable_avatar_path_is_an_issue_not_a_crash(tmp_path: Path, image: 
         load_persona_file(write(tmp_path, text))
     message = str(err.value)
     assert "p.yaml:18 avatar.image:" in message and "internal error" not in message
+
+
+def test_check_loads_the_good_files_and_reports_every_bad_one(tmp_path: Path) -> None:
+    write(tmp_path, GOOD.format(id="good"), "good.yaml")
+    write(tmp_path, "id: a\nx: *nope\n", "a.yaml")
+    write(tmp_path, GOOD.format(id="b").replace("follow_ups: 1", "follow_ups: -1"), "b.yaml")
+    write(tmp_path, "id: c\nx: " + "[" * 50 + "]" * 50 + "\n", "c.yaml")
+    report = PersonaLibrary(tmp_path).check()
+    assert list(report.personas) == ["good"]
+    assert [Path(f).name for f in report.valid_files] == ["good.yaml"]
+    assert [Path(i.file).name for i in report.issues] == ["a.yaml", "b.yaml", "c.yaml"]
+    assert "internal error" not in "\n".join(str(i) for i in report.issues)
+
+
+def test_check_takes_files_and_folders_and_names_missing_ones(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    good = write(tmp_path, GOOD.format(id="p"))
+    library = PersonaLibrary(tmp_path / "nowhere")
+    report = library.check([good, tmp_path / "empty", tmp_path / "gone.yaml"])
+    assert list(report.personas) == ["p"]
+    assert [str(i).split(" ", 1)[1] for i in report.issues] == [
+        "no persona files found",
+        "file not found",
+    ]
+    assert [str(i) for i in library.check().issues] == [
+        f"{tmp_path / 'nowhere'} personas folder not found"
+    ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -26,6 +27,7 @@ from interview_pipeline.personas.safe_yaml import ParsedYaml, parse_yaml, read_t
 from interview_pipeline.personas.schema import Persona
 
 __all__ = [
+    "FolderReport",
     "PersonaError",
     "PersonaIssue",
     "PersonaLibrary",
@@ -156,6 +158,13 @@ def _is_file(path: Path) -> bool:
         return False
 
 
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
 def resolve_asset(persona_file: Path, relative: str) -> Path | None:
     """A file referenced by a persona, refusing anything outside the persona's folder."""
     try:
@@ -166,6 +175,20 @@ def resolve_asset(persona_file: Path, relative: str) -> Path | None:
     if base != candidate and base not in candidate.parents:
         return None
     return candidate
+
+
+@dataclass
+class FolderReport:
+    """A check of persona files: the ones that load, and every problem of the others."""
+
+    files: list[str]
+    personas: dict[str, Persona] = field(default_factory=dict)
+    issues: list[PersonaIssue] = field(default_factory=list)
+
+    @property
+    def valid_files(self) -> list[str]:
+        bad = {issue.file for issue in self.issues}
+        return [f for f in self.files if f not in bad]
 
 
 class PersonaLibrary:
@@ -192,17 +215,38 @@ class PersonaLibrary:
             return None
         return resolve_asset(self.path(persona.id), persona.avatar.image)
 
-    def validate(self, paths: list[Path] | None = None) -> list[PersonaIssue]:
-        """Validate the given files (default: every persona); return all problems found."""
-        issues: list[PersonaIssue] = []
-        targets = paths if paths else sorted(self.directory.glob("*.yaml"))
-        if not targets:
-            issues.append(
-                PersonaIssue(_display(self.directory), None, "", "no persona files found")
-            )
+    def check(self, paths: list[Path] | None = None) -> FolderReport:
+        """Load each given file (a folder: its ``*.yaml``; default: this folder) on its own.
+
+        So a bad file reports all its problems, the next files are still checked, and the good
+        ones are returned loaded.
+        """
+        report = FolderReport(files=[])
+        targets: list[Path] = []
+        for p in paths or [self.directory]:
+            if _is_dir(p):
+                found = sorted(p.glob("*.yaml"))
+                if not found:
+                    report.issues.append(
+                        PersonaIssue(_display(p), None, "", "no persona files found")
+                    )
+                targets += found
+            elif paths:
+                targets.append(p)
+            else:
+                report.issues.append(
+                    PersonaIssue(_display(p), None, "", "personas folder not found")
+                )
+        report.files = [_display(p) for p in targets]
         for p in targets:
             try:
-                load_persona_file(p)
+                persona = load_persona_file(p)
             except PersonaError as exc:
-                issues.extend(exc.issues)
-        return issues
+                report.issues.extend(exc.issues)
+            else:
+                report.personas[persona.id] = persona
+        return report
+
+    def validate(self, paths: list[Path] | None = None) -> list[PersonaIssue]:
+        """Validate the given files (default: every persona); return all problems found."""
+        return self.check(paths).issues
