@@ -230,3 +230,16 @@ def test_plain_scalars_follow_yaml_1_2_and_dates_stay_text() -> None:
 def test_infinite_seconds_are_refused_by_the_schema() -> None:
     text = GOOD + "silence:\n  abandon_after_s: .inf\n"
     assert problems(text) == ["p.yaml:14 silence.abandon_after_s: must be a finite number"]
+
+
+def test_a_file_of_nothing_but_nul_bytes_is_reported_in_bounded_memory() -> None:
+    text = "\x00\n" * (MAX_BYTES // 2 - 1)
+    tracemalloc.start()
+    try:
+        found = problems(text)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(found) == 21 and found[-1] == "p.yaml:21 more lines with such characters"
+    assert found[0] == "p.yaml:1 forbidden character U+0000 at column 1; delete it"
+    assert peak < 16 * 2**20  # one search per reported line, not a match object per byte

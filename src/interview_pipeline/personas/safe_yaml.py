@@ -15,9 +15,11 @@ personas use none), so they are refused outright rather than bounded.
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,8 +126,7 @@ def read_text(path: Path, display: str) -> str:
 
 def parse_yaml(text: str, display: str) -> ParsedYaml:
     """Build the document from ``text``; raise PersonaError with every problem found."""
-    bad = list(_FORBIDDEN_RAW.finditer(text))
-    if not bad:
+    if _FORBIDDEN_RAW.search(text) is None:
         return _Builder(display).build(text)
     # Find which field each bad character is in from a copy with them blanked out (same
     # offsets, so same lines); that copy may fail for other reasons, the lines seen still help.
@@ -135,7 +136,7 @@ def parse_yaml(text: str, display: str) -> ParsedYaml:
     except PersonaError:
         pass
     issues: list[PersonaIssue] = []
-    for line, col, char in _first_per_line(text, bad):
+    for line, col, char in _first_per_line(text):
         if len(issues) == _MAX_CHAR_ISSUES:
             issues.append(PersonaIssue(display, line, "", "more lines with such characters"))
             break
@@ -144,16 +145,21 @@ def parse_yaml(text: str, display: str) -> ParsedYaml:
     raise PersonaError(issues)
 
 
-def _first_per_line(text: str, bad: list[re.Match[str]]) -> list[tuple[int, int, str]]:
+def _first_per_line(text: str) -> Iterator[tuple[int, int, str]]:
+    """(line, column, character) of the first forbidden character of each line that has one.
+
+    Jumps to the next line after each hit, so a file of nothing but NUL bytes costs one search
+    per reported line, not one per byte.
+    """
     starts = [0] + [m.end() for m in _LINE_BREAK.finditer(text)]
-    out: list[tuple[int, int, str]] = []
     line = 0
-    for m in bad:
-        while line + 1 < len(starts) and starts[line + 1] <= m.start():
-            line += 1
-        if not out or out[-1][0] != line + 1:
-            out.append((line + 1, m.start() - starts[line] + 1, m.group()))
-    return out
+    hit = _FORBIDDEN_RAW.search(text)
+    while hit is not None:
+        line = bisect.bisect_right(starts, hit.start(), lo=line) - 1
+        yield line + 1, hit.start() - starts[line] + 1, hit.group()
+        if line + 1 >= len(starts):
+            return
+        hit = _FORBIDDEN_RAW.search(text, starts[line + 1])
 
 
 @dataclass
