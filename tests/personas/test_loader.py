@@ -157,3 +157,21 @@ def test_check_takes_files_and_folders_and_names_missing_ones(tmp_path: Path) ->
     assert [str(i) for i in library.check().issues] == [
         f"{tmp_path / 'nowhere'} personas folder not found"
     ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("avatar", "big", "avatar: must be a mapping of fields"),
+        ("rubric", "none", "rubric: must be a list"),
+        ("style", "[a, b]", "style: must be text"),
+        ("time_budget_s", "soon", "time_budget_s: must be a number"),
+        ("silence", "{nudge_after_s: 1.5e400}", "silence.nudge_after_s: must be a finite number"),
+    ],
+)
+def test_wrong_types_are_worded_for_people(
+    tmp_path: Path, field: str, value: str, message: str
+) -> None:
+    with pytest.raises(PersonaError) as err:
+        load_persona_file(write(tmp_path, GOOD.format(id="p") + f"{field}: {value}\n"))
+    assert [line.endswith(f"p.yaml:17 {message}") for line in str(err.value).splitlines()] == [True]

@@ -62,7 +62,25 @@ def _message(err: ErrorDetails) -> str:
         "too_short": "must have at least {min_length} item(s)",
         "string_too_short": "must not be empty",
         "string_too_long": "must be at most {max_length} characters",
+        "too_long": "must have at most {max_length} item(s)",
+        "enum": "must be one of {expected}",
     }
+    # Wrong types, worded without pydantic's class names ("instance of Avatar").
+    by_type = {
+        "model_type": "must be a mapping of fields",
+        "dict_type": "must be a mapping of fields",
+        "list_type": "must be a list",
+        "string_type": "must be text",
+        "int_type": "must be a whole number",
+        "int_parsing": "must be a whole number",
+        "int_from_float": "must be a whole number",
+        "float_type": "must be a number",
+        "float_parsing": "must be a number",
+        "bool_type": "must be true or false",
+        "bool_parsing": "must be true or false",
+    }
+    if kind in by_type:
+        return by_type[kind]
     if kind in simple:
         return simple[kind].format(**ctx)
     if kind == "extra_forbidden":
