@@ -186,6 +186,9 @@ def test_not_utf8_names_the_line() -> None:
     assert problems(b"id: p\nclosing: caf\xe9\n") == [
         "p.yaml:2 not UTF-8 text (byte 0xe9); save the file as UTF-8"
     ]
+    assert problems(b"id: p\r\nx: 1\ry: caf\xe9\n") == [  # old Mac line ends count too
+        "p.yaml:3 not UTF-8 text (byte 0xe9); save the file as UTF-8"
+    ]
 
 
 def test_a_fifo_or_a_folder_is_not_read() -> None:

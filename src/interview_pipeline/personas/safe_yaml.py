@@ -119,7 +119,7 @@ def read_text(path: Path, display: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
+        line = len(re.findall(rb"\r\n|\r|\n", data[: exc.start])) + 1  # YAML's line breaks
         msg = f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
         raise _fatal(display, line, (), msg) from None
 
@@ -180,6 +180,7 @@ class _Builder:
         self.stack: list[_Open] = []
         self.values = 0
         self.documents = 0
+        self.line = 1  # of the last event, for the rare error that carries no position
 
     def build(self, text: str) -> ParsedYaml:
         try:
@@ -187,11 +188,11 @@ class _Builder:
                 self._event(event)
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark is not None else None
+            line = mark.line + 1 if mark is not None else self.line
             problem = exc.problem or exc.context or "invalid YAML"
             raise self._stop(line, self._here(), f"invalid YAML: {problem}") from None
         except YAMLError as exc:  # the reader's own checks; the text was screened already
-            raise self._stop(None, (), f"invalid YAML: {exc}") from None
+            raise self._stop(self.line, (), f"invalid YAML: {exc}") from None
         if self.issues:
             raise PersonaError(self.issues)
         return self.doc
@@ -211,7 +212,7 @@ class _Builder:
         )
 
     def _event(self, event: Any) -> None:
-        line = event.start_mark.line + 1
+        line = self.line = event.start_mark.line + 1
         if isinstance(event, DocumentStartEvent):
             self.documents += 1
             if self.documents > 1:
