@@ -125,15 +125,16 @@ def _dispose_livekit() -> None:
 
 
 def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    """Every problem of every file, then one summary line: fix them all in one pass."""
     library = PersonaLibrary(settings.personas_dir)
-    paths = [Path(p) for p in args.paths] or None
-    issues = library.validate(paths)
-    for issue in issues:
+    report = library.check([Path(p) for p in args.paths] or None)
+    for issue in report.issues:
         print(issue, file=sys.stderr)
-    if issues:
-        return EXIT_INPUT
-    checked = len(paths) if paths else len(library.ids())
-    print(f"ok: {checked} persona file(s) valid")
+    valid = len(report.valid_files)
+    if report.issues:
+        problems = f"{len(report.issues)} problem(s)"
+        return _fail(f"{problems}; {valid} of {len(report.files)} persona file(s) valid")
+    print(f"ok: {valid} persona file(s) valid")
     return 0
 
 
@@ -170,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     personas = sub.add_parser("personas", help="persona files")
     psub = personas.add_subparsers(dest="personas_command", required=True)
     val = psub.add_parser("validate", help="check persona YAML; one line per problem")
-    val.add_argument("paths", nargs="*", help="files (default: every persona)")
+    val.add_argument("paths", nargs="*", help="files or folders (default: INTERVIEW_PERSONAS_DIR)")
     val.set_defaults(func=_cmd_validate)
     ren = psub.add_parser("render", help="pre-render scripted lines as Hedra avatar clips")
     ren.add_argument("persona")

@@ -148,3 +148,62 @@ def test_personas_validate_cli(tmp_path: Path) -> None:
     renamed.write_text((ROOT / "personas" / "maya.yaml").read_text())
     result = cli("personas", "validate", str(renamed))
     assert result.returncode != 0 and "id: must match the file name" in result.stderr
+
+
+def _hostile_folder(tmp_path: Path) -> Path:
+    """The shipped personas plus one file for each defect reported in issue 11."""
+    folder = tmp_path / "personas"
+    folder.mkdir()
+    maya = (ROOT / "personas" / "maya.yaml").read_text()
+    (folder / "maya.yaml").write_text(maya)
+    laughs = ["id: lol", 'a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    laughs += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    (folder / "lol.yaml").write_text("\n".join(laughs) + "\n")
+    (folder / "deep.yaml").write_text("id: deep\nx: " + "[" * 5000 + "]" * 5000 + "\n")
+    (folder / "ctrl.yaml").write_text(
+        maya.replace("id: maya", "id: ctrl").replace("great", "gr\x07eat")
+    )
+    (folder / "wide.yaml").write_text(
+        maya.replace("id: maya", "id: wide").replace(
+            "{candidate_name}", "{candidate_name:>99999999}"
+        )
+    )
+    return folder
+
+
+HOSTILE_PROBLEMS = [
+    "personas/ctrl.yaml:15 closing: forbidden character U+0007 at column 42; delete it",
+    "personas/deep.yaml:2 x[0][0][0][0][0][0][0][0][0]: nested more than 10 levels deep",
+    "personas/lol.yaml:2 a0: anchors (&name) are not allowed; write the value out",
+    "personas/wide.yaml:11 opening: format specs (:...) are not allowed in placeholders: "
+    "{candidate_name:>99999999}; write {candidate_name}",
+    "personas/wide.yaml:14 closing: format specs (:...) are not allowed in placeholders: "
+    "{candidate_name:>99999999}; write {candidate_name}",
+]
+
+
+def test_personas_validate_dir_reports_every_file(tmp_path: Path) -> None:
+    _hostile_folder(tmp_path)
+    result = cli("personas", "validate", "personas", cwd=tmp_path)
+    assert result.returncode == 3
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[:-1] == HOSTILE_PROBLEMS
+    assert lines[-1] == "interview-pipeline: error: 5 problem(s); 1 of 5 persona file(s) valid"
+
+
+def test_personas_validate_reads_the_folder_from_the_environment(tmp_path: Path) -> None:
+    import os
+
+    _hostile_folder(tmp_path)
+    env = {**os.environ, "INTERVIEW_PERSONAS_DIR": str(tmp_path / "personas")}
+    result = subprocess.run(
+        [sys.executable, "-m", "interview_pipeline.cli", "personas", "validate"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 3 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[:-1] == HOSTILE_PROBLEMS

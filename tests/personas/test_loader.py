@@ -112,3 +112,66 @@ def test_avatar_image_outside_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PersonaError) as err:
         load_persona_file(write(tmp_path, text))
     assert "avatar.image: must be a path inside the personas folder" in str(err.value)
+
+
+def test_nothing_but_persona_errors_escape_for_odd_paths(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").symlink_to(tmp_path / "b.yaml")
+    (tmp_path / "b.yaml").symlink_to(tmp_path / "a.yaml")
+    for path in (tmp_path / "a.yaml", tmp_path / ("x" * 5000 + ".yaml")):
+        with pytest.raises(PersonaError, match="unreadable"):
+            load_persona_file(path)
+
+
+@pytest.mark.parametrize("image", ["loop.png", "x\\0y.png", "x" * 5000 + ".png"])
+def test_an_unusable_avatar_path_is_an_issue_not_a_crash(tmp_path: Path, image: str) -> None:
+    (tmp_path / "loop.png").symlink_to(tmp_path / "loop.png")
+    text = GOOD.format(id="p") + f'avatar:\n  image: "{image}"\n'
+    with pytest.raises(PersonaError) as err:
+        load_persona_file(write(tmp_path, text))
+    message = str(err.value)
+    assert "p.yaml:18 avatar.image:" in message and "internal error" not in message
+
+
+def test_check_loads_the_good_files_and_reports_every_bad_one(tmp_path: Path) -> None:
+    write(tmp_path, GOOD.format(id="good"), "good.yaml")
+    write(tmp_path, "id: a\nx: *nope\n", "a.yaml")
+    write(tmp_path, GOOD.format(id="b").replace("follow_ups: 1", "follow_ups: -1"), "b.yaml")
+    write(tmp_path, "id: c\nx: " + "[" * 50 + "]" * 50 + "\n", "c.yaml")
+    report = PersonaLibrary(tmp_path).check()
+    assert list(report.personas) == ["good"]
+    assert [Path(f).name for f in report.valid_files] == ["good.yaml"]
+    assert [Path(i.file).name for i in report.issues] == ["a.yaml", "b.yaml", "c.yaml"]
+    assert "internal error" not in "\n".join(str(i) for i in report.issues)
+
+
+def test_check_takes_files_and_folders_and_names_missing_ones(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    good = write(tmp_path, GOOD.format(id="p"))
+    library = PersonaLibrary(tmp_path / "nowhere")
+    report = library.check([good, tmp_path / "empty", tmp_path / "gone.yaml"])
+    assert list(report.personas) == ["p"]
+    assert [str(i).split(" ", 1)[1] for i in report.issues] == [
+        "no persona files found",
+        "file not found",
+    ]
+    assert [str(i) for i in library.check().issues] == [
+        f"{tmp_path / 'nowhere'} personas folder not found"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("avatar", "big", "avatar: must be a mapping of fields"),
+        ("rubric", "none", "rubric: must be a list"),
+        ("style", "[a, b]", "style: must be text"),
+        ("time_budget_s", "soon", "time_budget_s: must be a number"),
+        ("silence", "{nudge_after_s: 1.5e400}", "silence.nudge_after_s: must be a finite number"),
+    ],
+)
+def test_wrong_types_are_worded_for_people(
+    tmp_path: Path, field: str, value: str, message: str
+) -> None:
+    with pytest.raises(PersonaError) as err:
+        load_persona_file(write(tmp_path, GOOD.format(id="p") + f"{field}: {value}\n"))
+    assert [line.endswith(f"p.yaml:17 {message}") for line in str(err.value).splitlines()] == [True]

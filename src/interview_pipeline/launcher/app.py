@@ -149,6 +149,12 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not launcher.keys.configured:
             logger.warning("INTERVIEW_API_KEYS is empty: every /sessions call will get 401")
+        # A bad persona file must not keep the good ones from being served: say what is wrong
+        # (its sessions get 422 until the file is fixed; files are read again per session).
+        personas = launcher.sessions.personas.check()
+        for issue in personas.issues:
+            logger.error("persona file problem: {}", issue)
+        logger.info("personas served: {}", ", ".join(sorted(personas.personas)) or "none")
         await launcher.sessions.recover()
         await launcher.pool.start()
         try:

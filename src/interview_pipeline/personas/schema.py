@@ -1,13 +1,13 @@
 """The persona schema: what the product team may write in a persona YAML.
 
 Unknown keys are errors (a typo must not silently fall back to a default), ids are safe
-names (they become file names and URL parts), and line templates may only use the
-placeholders listed in ``PLACEHOLDERS``.
+names (they become file names and URL parts), numbers are finite (``.inf`` seconds would
+never time out), and spoken lines are templates checked and filled by ``template`` (only the
+``PLACEHOLDERS``, never ``str.format``).
 """
 
 from __future__ import annotations
 
-import string
 from enum import StrEnum
 from typing import Annotated
 
@@ -20,36 +20,16 @@ from pydantic import (
     model_validator,
 )
 
+from interview_pipeline.personas.template import check_template, render_template
+
 SafeId = Annotated[
     str,
     StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$"),
 ]
 
-#: Placeholders a line template may use; anything else in braces is an error.
-PLACEHOLDERS = frozenset(
-    {"candidate_name", "interviewer_name", "company_name", "role_title", "question_count"}
-)
-
-
-def template_fields(text: str) -> list[str]:
-    """Placeholder names used in a ``str.format`` template."""
-    return [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
-
-
-def _check_template(text: str) -> str:
-    try:
-        names = template_fields(text)
-    except ValueError as exc:  # unbalanced braces
-        raise ValueError(f"bad placeholder syntax ({exc})") from None
-    unknown = sorted({n for n in names if n not in PLACEHOLDERS})
-    if unknown:
-        allowed = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS))
-        raise ValueError(f"unknown placeholder {{{unknown[0]}}} (allowed: {allowed})")
-    return text
-
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Interviewer(Strict):
@@ -110,7 +90,7 @@ class Question(Strict):
     #: Words of a full answer to this question (default: turn_taking.full_answer_words).
     expected_words: int | None = Field(None, ge=1, le=2000)
 
-    _text = field_validator("text")(lambda cls, v: _check_template(v))
+    _text = field_validator("text")(lambda cls, v: check_template(v))
 
 
 class Criterion(Strict):
@@ -157,6 +137,8 @@ class Silence(Strict):
     abandon_after_s: float = Field(90.0, gt=0)
     nudge_line: str = "Take your time. Let me know when you're ready."
 
+    _line = field_validator("nudge_line")(lambda cls, v: check_template(v))
+
     @model_validator(mode="after")
     def _ordered(self) -> Silence:
         if not self.nudge_after_s < self.repeat_after_s < self.abandon_after_s:
@@ -181,7 +163,7 @@ class Persona(Strict):
     #: Whole-interview budget in seconds; past it the interviewer wraps up.
     time_budget_s: float = Field(1800.0, gt=0, le=4 * 3600)
 
-    _lines = field_validator("opening", "closing")(lambda cls, v: _check_template(v))
+    _lines = field_validator("opening", "closing")(lambda cls, v: check_template(v))
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Persona:
@@ -206,7 +188,8 @@ class Persona(Strict):
         }
 
     def render(self, template: str, candidate_name: str) -> str:
-        return template.format(**self.placeholders(candidate_name))
+        """Fill a spoken line; safe on any text, so a line the schema never saw cannot fail."""
+        return render_template(template, self.placeholders(candidate_name))
 
     def question(self, question_id: str) -> Question:
         for q in self.questions:
