@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from interview_pipeline.config import Settings
 from interview_pipeline.launcher.auth import ApiKeys
+from interview_pipeline.launcher.limits import BodyLimit
 from interview_pipeline.launcher.livekit import LiveKitCredentials, LiveKitUnavailable
 from interview_pipeline.launcher.metrics import LauncherMetrics
 from interview_pipeline.launcher.models import (
@@ -167,6 +168,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.launcher = launcher
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     async def require_key(
         creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -191,6 +193,8 @@ def create_app(
         errors = []
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+            if err.get("type") == "json_invalid":
+                loc = []  # its loc is a character offset, not a field: the body is at fault
             errors.append({"field": ".".join(loc) or "body", "message": str(err.get("msg"))})
         first = errors[0] if errors else {"field": "body", "message": "invalid request"}
         detail = f"{first['field']}: {first['message']}"
@@ -198,7 +202,15 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _problem(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+        if exc.status_code == 400:
+            # FastAPI's answer to a body json.loads cannot take (nested past the recursion
+            # limit, an integer over 4300 digits): the same 422 as any other malformed JSON.
+            message = "could not be parsed as JSON (nested too deeply, or a number too long)"
+            errors = [{"field": "body", "message": message}]
+            return _problem(422, f"body: {message}", field="body", errors=errors)
+        field = getattr(exc, "field", None)
+        headers = dict(exc.headers) if exc.headers else None
+        return _problem(exc.status_code, str(exc.detail), headers, field=field)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

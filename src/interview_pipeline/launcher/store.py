@@ -154,7 +154,7 @@ class SqliteSessionStore:
             record.candidate_name,
             record.candidate_email,
             record.candidate_identity,
-            json.dumps(record.metadata) if record.metadata is not None else None,
+            json.dumps(record.metadata, allow_nan=False) if record.metadata is not None else None,
             str(record.status),
             record.reason,
             record.created_at,
