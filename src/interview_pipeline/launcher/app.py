@@ -32,13 +32,13 @@ from interview_pipeline.launcher.models import (
     SessionList,
     SessionOut,
     SessionStatus,
-    TurnOut,
 )
 from interview_pipeline.launcher.page import STATIC_DIR, page_router
 from interview_pipeline.launcher.pool import WorkerPool
 from interview_pipeline.launcher.reports import ReportService, results_router
 from interview_pipeline.launcher.sessions import Rejected, SessionManager
 from interview_pipeline.launcher.store import SessionRecord, SessionStore, SqliteSessionStore
+from interview_pipeline.launcher.views import session_out
 from interview_pipeline.launcher.worker import DEFAULT_BOT
 
 _bearer = HTTPBearer(auto_error=False, description="One of the keys in INTERVIEW_API_KEYS")
@@ -94,38 +94,8 @@ class Launcher:
         ).rstrip("/")
 
     def session_out(self, record: SessionRecord, *, transcript: bool = False) -> SessionOut:
-        turns = None
-        if transcript:
-            turns = [
-                TurnOut(
-                    seq=t.seq,
-                    speaker=t.turn.speaker,
-                    text=t.turn.text,
-                    start=t.turn.start,
-                    end=t.turn.end,
-                    question_id=t.turn.question_id,
-                    interrupted=t.turn.interrupted,
-                    kind=t.turn.kind,
-                )
-                for t in self.store.turns(record.id)
-            ]
-        return SessionOut(
-            session_id=record.id,
-            room=record.room,
-            persona=record.persona,
-            candidate_name=record.candidate_name,
-            candidate_email=record.candidate_email,
-            candidate_identity=record.candidate_identity,
-            metadata=record.metadata,
-            status=record.status,
-            reason=record.reason,
-            created_at=record.created_at,
-            updated_at=record.updated_at,
-            bot_joined_at=record.bot_joined_at,
-            candidate_joined_at=record.candidate_joined_at,
-            ended_at=record.ended_at,
-            transcript=turns,
-        )
+        turns = self.store.turns(record.id) if transcript else None
+        return session_out(record, turns)
 
 
 def _problem(

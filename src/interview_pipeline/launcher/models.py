@@ -183,6 +183,9 @@ class SessionOut(BaseModel):
     candidate_joined_at: float | None = None
     ended_at: float | None = None
     transcript: list[TurnOut] | None = None
+    #: Stored fields not served as stored, with why: a record damaged in the store (written
+    #: before today's limits, or by another writer) is served without them rather than not at all.
+    withheld: dict[str, str] | None = None
 
 
 class SessionList(BaseModel):
