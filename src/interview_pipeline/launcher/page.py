@@ -2,7 +2,8 @@
 
 The candidate has no API key, only their LiveKit token (in the URL fragment, which browsers never
 send to the server). The page's own calls present that token, and we accept it for exactly the
-session whose room it was minted for.
+session it was minted for: its room grant and its session claim must both match, so the token of
+an earlier session in a reused room name opens nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import FileResponse
 
 from interview_pipeline.launcher.auth import bearer
-from interview_pipeline.launcher.livekit import verify_room_token
+from interview_pipeline.launcher.livekit import verify_session_token
 from interview_pipeline.launcher.sessions import Rejected
 from interview_pipeline.launcher.store import SessionRecord
 
@@ -32,7 +33,8 @@ def page_router(launcher: Launcher) -> APIRouter:
         token = bearer(authorization)
         if record is None or token is None:
             raise Rejected(401, "missing or invalid candidate token")
-        if verify_room_token(launcher.creds, token, record.room) is None:
+        creds = launcher.creds
+        if verify_session_token(creds, token, room=record.room, session_id=record.id) is None:
             raise Rejected(401, "missing or invalid candidate token")
         return record
 

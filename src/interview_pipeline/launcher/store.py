@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     ended_at REAL
 );
 CREATE INDEX IF NOT EXISTS sessions_status ON sessions(status);
+CREATE INDEX IF NOT EXISTS sessions_room ON sessions(room, created_at);
 CREATE TABLE IF NOT EXISTS turns (
     session_id TEXT NOT NULL REFERENCES sessions(id),
     seq INTEGER NOT NULL,
@@ -108,6 +109,7 @@ class SessionStore(Protocol):
 
     def create(self, record: SessionRecord) -> None: ...
     def get(self, session_id: str) -> SessionRecord | None: ...
+    def latest_in_room(self, room: str) -> SessionRecord | None: ...
     def list_sessions(
         self, status: SessionStatus | None = None, limit: int = 100
     ) -> list[SessionRecord]: ...
@@ -177,6 +179,14 @@ class SqliteSessionStore:
     def get(self, session_id: str) -> SessionRecord | None:
         with self._lock:
             row = self._db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        return _record(row) if row else None
+
+    def latest_in_room(self, room: str) -> SessionRecord | None:
+        """The newest session ever made in ``room``, live or ended (its tokens may be alive)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM sessions WHERE room = ? ORDER BY created_at DESC LIMIT 1", (room,)
+            ).fetchone()
         return _record(row) if row else None
 
     def list_sessions(
