@@ -26,12 +26,18 @@ from interview_pipeline.launcher.limits import BodyLimit
 from interview_pipeline.launcher.livekit import LiveKitCredentials, LiveKitUnavailable
 from interview_pipeline.launcher.metrics import LauncherMetrics
 from interview_pipeline.launcher.models import (
+    INVALID,
+    NO_SESSION,
+    TOO_LARGE,
+    UNAUTHORISED,
     CreateSession,
     Problem,
     SessionCreated,
+    SessionId,
     SessionList,
     SessionOut,
     SessionStatus,
+    problems,
 )
 from interview_pipeline.launcher.page import STATIC_DIR, page_router
 from interview_pipeline.launcher.pool import WorkerPool
@@ -42,10 +48,8 @@ from interview_pipeline.launcher.views import session_out
 from interview_pipeline.launcher.worker import DEFAULT_BOT
 
 _bearer = HTTPBearer(auto_error=False, description="One of the keys in INTERVIEW_API_KEYS")
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "missing or wrong API key"},
-    422: {"model": Problem, "description": "invalid request; `field` names the culprit"},
-}
+#: On every ``/sessions`` route besides its own statuses (413 is documented app-wide).
+_AUTHED = {401: UNAUTHORISED, 422: INVALID}
 
 
 class Launcher:
@@ -136,6 +140,8 @@ def create_app(
         description="Starts AI interviewer bots in LiveKit rooms.",
         version="0.1.0",
         lifespan=lifespan,
+        # BodyLimit answers 413 on any route, before the route runs.
+        responses=problems({413: TOO_LARGE}),
     )
     app.state.launcher = launcher
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
@@ -193,13 +199,17 @@ def create_app(
         status_code=201,
         response_model=SessionCreated,
         dependencies=authed,
-        responses={
-            **_ERRORS,
-            404: {"model": Problem, "description": "unknown persona (`valid` lists the ids)"},
-            409: {"model": Problem, "description": "room already has a live session"},
-            429: {"model": Problem, "description": "at capacity; see Retry-After"},
-            503: {"model": Problem, "description": "LiveKit unreachable or launcher draining"},
-        },
+        responses=problems(
+            {
+                **_AUTHED,
+                404: "unknown persona (`valid` lists the ids)",
+                409: "room has a live session, or an earlier session's tokens for it are "
+                "still valid (then Retry-After says for how long)",
+                429: "at capacity; see Retry-After",
+                503: "LiveKit unreachable, launcher draining, or no bot process could start",
+            },
+            retry_after=(429, 503),
+        ),
     )
     async def create_session(body: CreateSession) -> SessionCreated:
         record, candidate_token = await launcher.sessions.create(body)
@@ -213,7 +223,9 @@ def create_app(
             status=record.status,
         )
 
-    @app.get("/sessions", response_model=SessionList, dependencies=authed, responses=_ERRORS)
+    @app.get(
+        "/sessions", response_model=SessionList, dependencies=authed, responses=problems(_AUTHED)
+    )
     async def list_sessions(
         status: SessionStatus | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
     ) -> SessionList:
@@ -224,18 +236,18 @@ def create_app(
         "/sessions/{session_id}",
         response_model=SessionOut,
         dependencies=authed,
-        responses={**_ERRORS, 404: {"model": Problem}},
+        responses=problems({**_AUTHED, 404: NO_SESSION}),
     )
-    async def get_session(session_id: str) -> SessionOut:
+    async def get_session(session_id: SessionId) -> SessionOut:
         return launcher.session_out(_find(launcher, session_id), transcript=True)
 
     @app.delete(
         "/sessions/{session_id}",
         response_model=SessionOut,
         dependencies=authed,
-        responses={**_ERRORS, 404: {"model": Problem}},
+        responses=problems({**_AUTHED, 404: NO_SESSION}),
     )
-    async def delete_session(session_id: str) -> SessionOut:
+    async def delete_session(session_id: SessionId) -> SessionOut:
         """Graceful stop: the bot says its closing line and leaves, then the room is deleted."""
         record = _find(launcher, session_id)
         if record.status.terminal:
@@ -248,7 +260,13 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get(
+        "/readyz",
+        responses={
+            200: {"description": "ready: LiveKit reachable, not draining, capacity left"},
+            503: {"description": "not ready; the body has the same checks, saying which failed"},
+        },
+    )
     async def readyz() -> JSONResponse:
         checks: dict[str, Any] = {
             "draining": launcher.sessions.draining,

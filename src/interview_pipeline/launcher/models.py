@@ -110,6 +110,8 @@ Email = Annotated[
     AfterValidator(_printable),
 ]
 Identity = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")]
+#: The launcher's ids are 32 hex digits; the bound keeps a 404 from echoing a megabyte back.
+SessionId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
 class SessionStatus(StrEnum):
@@ -199,3 +201,29 @@ class Problem(BaseModel):
     field: str | None = None
     errors: list[dict[str, str]] | None = None
     valid: list[str] | None = None
+
+
+def problems(
+    descriptions: dict[int, str], *, retry_after: tuple[int, ...] = ()
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for the error statuses a route really answers (each a ``Problem``);
+    the statuses listed in ``retry_after`` always carry a Retry-After header."""
+    docs: dict[int | str, dict[str, Any]] = {}
+    for status, description in descriptions.items():
+        doc: dict[str, Any] = {"model": Problem, "description": description}
+        if status in retry_after:
+            doc["headers"] = {
+                "Retry-After": {
+                    "description": "seconds to wait before trying again",
+                    "schema": {"type": "string"},
+                }
+            }
+        docs[status] = doc
+    return docs
+
+
+#: The statuses several routes share, worded once.
+UNAUTHORISED = "missing or wrong API key"
+INVALID = "invalid request; `field` names the culprit"
+TOO_LARGE = "request body larger than INTERVIEW_MAX_BODY_BYTES (any route; `field` is `body`)"
+NO_SESSION = "no such session"

@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse
 
 from interview_pipeline.launcher.auth import bearer
 from interview_pipeline.launcher.livekit import verify_session_token
+from interview_pipeline.launcher.models import INVALID, SessionId, problems
 from interview_pipeline.launcher.sessions import Rejected
 from interview_pipeline.launcher.store import SessionRecord
 
@@ -26,7 +27,12 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 def page_router(launcher: Launcher) -> APIRouter:
-    router = APIRouter(prefix="/join", tags=["candidate page"])
+    router = APIRouter(
+        prefix="/join",
+        tags=["candidate page"],
+        # 401 also for an unknown session: a token holder learns nothing about other sessions.
+        responses=problems({401: "missing or invalid candidate token", 422: INVALID}),
+    )
 
     def authorise(session_id: str, authorization: str | None) -> SessionRecord:
         record = launcher.store.get(session_id)
@@ -39,14 +45,14 @@ def page_router(launcher: Launcher) -> APIRouter:
         return record
 
     @router.get("/{session_id}", include_in_schema=False)
-    async def page(session_id: str) -> FileResponse:
+    async def page(session_id: SessionId) -> FileResponse:
         if launcher.store.get(session_id) is None:
             raise Rejected(404, f"no session {session_id!r}", field="session_id")
         return FileResponse(STATIC_DIR / "join.html", headers={"Cache-Control": "no-store"})
 
     @router.get("/{session_id}/session")
     async def session_info(
-        session_id: str, authorization: Annotated[str | None, Header()] = None
+        session_id: SessionId, authorization: Annotated[str | None, Header()] = None
     ) -> dict[str, Any]:
         record = authorise(session_id, authorization)
         interviewer = "Interviewer"
@@ -64,7 +70,7 @@ def page_router(launcher: Launcher) -> APIRouter:
 
     @router.get("/{session_id}/transcript")
     async def transcript(
-        session_id: str,
+        session_id: SessionId,
         after: Annotated[int, Query(ge=0)] = 0,
         authorization: Annotated[str | None, Header()] = None,
     ) -> dict[str, Any]:

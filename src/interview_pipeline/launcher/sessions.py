@@ -172,7 +172,9 @@ class SessionManager:
             except OSError as exc:
                 with contextlib.suppress(LiveKitUnavailable):
                     await self.rooms.delete(room)
-                raise Rejected(503, f"cannot start a bot process: {exc}") from None
+                raise Rejected(
+                    503, f"cannot start a bot process: {exc}", headers={"Retry-After": "10"}
+                ) from None
             self.store.create(record)
             live = LiveSession(session_id, room, worker, warm, accepted)
             self.live[session_id] = live
