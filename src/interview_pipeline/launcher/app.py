@@ -287,7 +287,18 @@ def create_app(
         )
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
-    @app.get("/metrics")
+    # Prometheus' text format, not JSON: say so, or generated clients try to parse it. (The
+    # bare Response class keeps FastAPI from listing JSON for 200, or text for the 413 Problem.)
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "Prometheus text exposition format",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    )
     async def metrics() -> Response:
         return Response(
             launcher.metrics.render(launcher.store), media_type=launcher.metrics.content_type

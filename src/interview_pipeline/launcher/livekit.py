@@ -26,8 +26,6 @@ from livekit import api
 
 from interview_pipeline.config import Settings
 
-#: The bot's identity in every room; candidate identities may not take it.
-BOT_IDENTITY = "interviewer"
 #: The token attribute binding a candidate token to its session. Signed with the rest of the
 #: token, so the launcher can trust it; LiveKit also shows it to the room as a participant
 #: attribute, which the participant cannot change (no ``can_update_own_metadata``).

@@ -13,7 +13,14 @@ import unicodedata
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 #: Metadata is the company's own JSON, stored with the session and returned on every read; these
 #: bound what one session costs to store and serve (a 900-deep object once made every read 500).
@@ -110,6 +117,9 @@ Email = Annotated[
     AfterValidator(_printable),
 ]
 Identity = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")]
+#: The bot's identity in every room; a candidate may not take it (the page and the bot tell the
+#: two apart by identity). Here, not in livekit.py, so the request model can refuse it.
+BOT_IDENTITY = "interviewer"
 #: The launcher's ids are 32 hex digits; the bound keeps a 404 from echoing a megabyte back.
 SessionId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
@@ -138,6 +148,13 @@ class Candidate(BaseModel):
     email: Email | None = None
     #: The candidate's LiveKit identity; default ``candidate``.
     identity: Identity | None = None
+
+    @field_validator("identity")
+    @classmethod
+    def _not_the_bot(cls, value: str | None) -> str | None:
+        if value == BOT_IDENTITY:
+            raise ValueError(f"identity {BOT_IDENTITY!r} is reserved for the interviewer")
+        return value
 
 
 class CreateSession(BaseModel):

@@ -20,14 +20,18 @@ from loguru import logger
 
 from interview_pipeline.config import Settings
 from interview_pipeline.launcher.livekit import (
-    BOT_IDENTITY,
     LiveKitCredentials,
     LiveKitRooms,
     LiveKitUnavailable,
     mint_token,
 )
 from interview_pipeline.launcher.metrics import LauncherMetrics
-from interview_pipeline.launcher.models import TERMINAL, CreateSession, SessionStatus
+from interview_pipeline.launcher.models import (
+    BOT_IDENTITY,
+    TERMINAL,
+    CreateSession,
+    SessionStatus,
+)
 from interview_pipeline.launcher.pool import WorkerPool, WorkerProcess
 from interview_pipeline.launcher.store import SessionRecord, SessionStore
 from interview_pipeline.launcher.worker import STOP_GRACE_S
@@ -133,11 +137,8 @@ class SessionManager:
             raise Rejected(
                 422, f"persona {req.persona!r} is invalid: {exc}", field="persona"
             ) from None
+        # Never BOT_IDENTITY: the request model refuses it.
         identity = req.candidate.identity or "candidate"
-        if identity == BOT_IDENTITY:
-            raise Rejected(
-                422, f"identity {BOT_IDENTITY!r} is reserved", field="candidate.identity"
-            )
         session_id = uuid.uuid4().hex
         room = req.room or f"interview-{session_id[:12]}"
         if room in self._rooms or any(s.room == room for s in self.live.values()):
