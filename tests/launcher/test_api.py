@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
+from loguru import logger
 
 from interview_pipeline.launcher.livekit import (
     SESSION_ATTRIBUTE,
@@ -316,6 +317,8 @@ async def test_candidate_token_is_bound_to_its_session(
         )
     )  # fmt: skip
     store.close()
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="DEBUG")
     async with running_launcher(settings) as (_, client):
         first = (await client.post("/sessions", json=body(room="panel-9"))).json()
         claims = jwt.decode(first["candidate_token"], options={"verify_signature": False})
@@ -355,3 +358,11 @@ async def test_candidate_token_is_bound_to_its_session(
                 assert r.status_code == 401, (route, r.text)
                 assert token not in r.text
         await client.delete(f"/sessions/{sid}")
+    logger.remove(sink)
+    # No key or token in the launcher's log, nor in the bots' logs.
+    logs = "".join(lines) + "".join(
+        f.read_text(errors="replace") for f in (settings.data_dir / "logs").glob("*.log")
+    )
+    assert lines
+    for secret in (API_KEY, first["candidate_token"], new["candidate_token"]):
+        assert secret not in logs

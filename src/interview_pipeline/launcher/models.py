@@ -37,8 +37,12 @@ REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
 def _printable(value: str) -> str:
     """Refuse rather than strip: a silently altered name would greet the candidate wrongly."""
     for i, ch in enumerate(value):
-        if unicodedata.category(ch) in REFUSED_CATEGORIES:
-            raise ValueError(f"control character U+{ord(ch):04X} at position {i} is not allowed")
+        category = unicodedata.category(ch)
+        if category in REFUSED_CATEGORIES:
+            raise ValueError(
+                f"character U+{ord(ch):04X} ({category}) at position {i} is not allowed: "
+                "no control characters, lone surrogates or line breaks"
+            )
     return value
 
 
@@ -98,6 +102,10 @@ Line = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
     AfterValidator(_printable),
+    Field(
+        description="One line of text; surrounding whitespace is stripped, control characters "
+        "(C0, DEL, C1), lone surrogates and line/paragraph separators are refused (422)."
+    ),
 ]
 Metadata = Annotated[
     dict[str, Any],
