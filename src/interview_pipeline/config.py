@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     #: ``spawn``: each bot is a fresh interpreter that warms up on its own.
     pool_mode: Literal["fork", "spawn"] = "fork"
     token_ttl_s: int = 7200
+    #: Largest request body the launcher reads (413 beyond it). A session request is well under
+    #: 1 KiB plus its metadata (capped at 16 KiB serialised), so 64 KiB leaves room and no more:
+    #: every byte accepted is stored and served back on every read.
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
     empty_room_timeout_s: int = 300
     drain_grace_s: float = 60.0
     reconnect_grace_s: float = 30.0

@@ -12,12 +12,16 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from interview_pipeline.config import REPO_ROOT, Settings
 from interview_pipeline.launcher.app import create_app
 from interview_pipeline.launcher.livekit import LocalLiveKitServer, find_server_binary
 
 HERE = Path(__file__).resolve().parent
+#: (method, route template, status) of every answer a test launcher gave in this run;
+#: test_openapi.py checks each is documented.
+OBSERVED: set[tuple[str, str, int]] = set()
 FAKEBOT = HERE / "fakebot.py"
 API_KEY = "test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -81,11 +85,28 @@ async def running_launcher(
     """The app with its lifespan (pool, recovery, drain) and an httpx client over ASGI."""
     app = create_app(settings, bot=str(bot), log_dir=settings.data_dir / "logs", **kwargs)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=recording(app))
         async with httpx.AsyncClient(
             transport=transport, base_url="http://launcher", headers=AUTH, timeout=60
         ) as client:
             yield app, client
+
+
+def recording(app: ASGIApp) -> ASGIApp:
+    """``app`` noting each answer's route and status in ``OBSERVED``."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        async def noting(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                route = scope.get("route")
+                path = getattr(route, "path", None)
+                if path is not None:
+                    OBSERVED.add((scope["method"], path, int(message["status"])))
+            await send(message)
+
+        await app(scope, receive, noting)
+
+    return wrapped
 
 
 def alive(pid: int) -> bool:

@@ -13,8 +13,14 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
+from loguru import logger
 
-from interview_pipeline.launcher.livekit import LiveKitRooms, LocalLiveKitServer
+from interview_pipeline.launcher.livekit import (
+    SESSION_ATTRIBUTE,
+    LiveKitRooms,
+    LocalLiveKitServer,
+    mint_token,
+)
 from interview_pipeline.launcher.models import SessionStatus
 from interview_pipeline.launcher.store import SessionRecord, SqliteSessionStore
 from interview_pipeline.transcript import Turn
@@ -255,3 +261,108 @@ async def test_sessions_and_turns_survive_restart(
         assert data["status"] == "failed"
         assert data["reason"] == "launcher restarted while the session was live"
         assert [t["text"] for t in data["transcript"]] == ["Hello Sam."]
+
+
+async def test_burst_at_capacity(tmp_path: Path, livekit_server: LocalLiveKitServer) -> None:
+    """40 POSTs at once at capacity 3: exactly 3 sessions, 37 told when to come back."""
+    settings = make_settings(tmp_path, livekit_server, max_sessions=3, pool_size=0)
+    async with running_launcher(settings) as (_, client):
+        answers = await asyncio.gather(*(client.post("/sessions", json=body()) for _ in range(40)))
+        codes = sorted(r.status_code for r in answers)
+        assert codes == [201] * 3 + [429] * 37, codes
+        assert all(int(r.headers["retry-after"]) > 0 for r in answers if r.status_code == 429)
+        for r in answers:
+            if r.status_code == 201:
+                assert (
+                    await client.delete(f"/sessions/{r.json()['session_id']}")
+                ).status_code == 200
+
+
+async def test_accepted_input_is_served_back_as_sent(
+    tmp_path: Path, livekit_server: LocalLiveKitServer
+) -> None:
+    """Metadata at the limits and a name in several scripts round-trip through the store."""
+    metadata: dict[str, object] = {"ids": [1, 2**63, -0.5, True, None], "note": "line\nbreak\u0000"}
+    for _ in range(6):
+        metadata = {"level": metadata, "é": "李"}
+    settings = make_settings(tmp_path, livekit_server, pool_size=0)
+    async with running_launcher(settings) as (_, client):
+        name = "  José 李 محمد 👩‍💻 "
+        r = await client.post("/sessions", json=body(name=name, metadata=metadata))
+        assert r.status_code == 201, r.text
+        sid = r.json()["session_id"]
+        for served in (
+            (await client.get(f"/sessions/{sid}")).json(),
+            (await client.get("/sessions")).json()["sessions"][0],
+            (await client.delete(f"/sessions/{sid}")).json(),
+        ):
+            assert served["metadata"] == metadata and served["withheld"] is None
+            assert served["candidate_name"] == name.strip()
+
+
+async def test_candidate_token_is_bound_to_its_session(
+    tmp_path: Path, livekit_server: LocalLiveKitServer
+) -> None:
+    """A token opens its own session's /join routes only; a room name is not reused while an
+    earlier session's tokens for it are valid (LiveKit cannot revoke them)."""
+    settings = make_settings(tmp_path, livekit_server, pool_size=0)
+    creds = livekit_server.credentials
+    store = SqliteSessionStore(settings.resolved_store_path())
+    # A session in panel-10 three hours ago: its tokens (TTL 2 h) have expired.
+    store.create(
+        SessionRecord(
+            id="old10", room="panel-10", persona="maya", candidate_name="Old",
+            candidate_identity="candidate", status=SessionStatus.COMPLETED,
+            created_at=time.time() - 3 * 3600,
+        )
+    )  # fmt: skip
+    store.close()
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="DEBUG")
+    async with running_launcher(settings) as (_, client):
+        first = (await client.post("/sessions", json=body(room="panel-9"))).json()
+        claims = jwt.decode(first["candidate_token"], options={"verify_signature": False})
+        assert claims["attributes"] == {SESSION_ATTRIBUTE: first["session_id"]}
+        assert (await client.delete(f"/sessions/{first['session_id']}")).status_code == 200
+
+        r = await client.post("/sessions", json=body(room="panel-9"))
+        assert r.status_code == 409 and r.json()["field"] == "room"
+        assert 7000 < int(r.headers["retry-after"]) <= 7200
+        assert first["candidate_token"] not in r.text
+
+        r = await client.post("/sessions", json=body(room="panel-10"))  # old tokens expired
+        assert r.status_code == 201, r.text
+        new = r.json()
+        sid = new["session_id"]
+
+        def bearer(token: str) -> dict[str, str]:
+            return {"Authorization": f"Bearer {token}"}
+
+        for route in ("session", "transcript"):
+            url = f"/join/{sid}/{route}"
+            assert (
+                await client.get(url, headers=bearer(new["candidate_token"]))
+            ).status_code == 200
+            refused = [
+                first["candidate_token"],  # another session's token, other room
+                # Right room, signed by us, but for the old session there / for no session.
+                mint_token(creds, room="panel-10", identity="candidate", name="Old", ttl_s=60,
+                           session_id="old10"),
+                mint_token(creds, room="panel-10", identity="candidate", name="Old", ttl_s=60),
+                # Right claim, wrong room.
+                mint_token(creds, room="panel-9", identity="candidate", name="x", ttl_s=60,
+                           session_id=sid),
+            ]  # fmt: skip
+            for token in refused:
+                r = await client.get(url, headers=bearer(token))
+                assert r.status_code == 401, (route, r.text)
+                assert token not in r.text
+        await client.delete(f"/sessions/{sid}")
+    logger.remove(sink)
+    # No key or token in the launcher's log, nor in the bots' logs.
+    logs = "".join(lines) + "".join(
+        f.read_text(errors="replace") for f in (settings.data_dir / "logs").glob("*.log")
+    )
+    assert lines
+    for secret in (API_KEY, first["candidate_token"], new["candidate_token"]):
+        assert secret not in logs

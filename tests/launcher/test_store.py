@@ -71,3 +71,31 @@ def test_sessions_survive_reopen_and_ended_sessions_stay_ended(tmp_path: Path) -
     assert again.list_sessions(status=SessionStatus.FAILED) == []
     assert again.get("nope") is None
     again.close()
+
+
+def test_latest_in_room_sees_ended_sessions_and_survives_reopen(tmp_path: Path) -> None:
+    """The room-reuse check asks this; it must count sessions already ended, and restarts."""
+    path = tmp_path / "s.sqlite3"
+    store = SqliteSessionStore(path)
+    for sid, room, created in [
+        ("old", "panel-1", 100.0),
+        ("new", "panel-1", 200.0),
+        ("other", "panel-2b", 300.0),
+    ]:
+        store.create(
+            SessionRecord(
+                id=sid,
+                room=room,
+                persona="maya",
+                candidate_name="Sam",
+                candidate_identity="candidate",
+                created_at=created,
+            )
+        )
+    store.update("new", status=SessionStatus.COMPLETED, ended_at=250.0)
+    store.close()
+    again = SqliteSessionStore(path)
+    latest = again.latest_in_room("panel-1")
+    assert latest is not None and latest.id == "new"
+    assert again.latest_in_room("panel-2") is None
+    again.close()

@@ -22,29 +22,34 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from interview_pipeline.config import Settings
 from interview_pipeline.launcher.auth import ApiKeys
+from interview_pipeline.launcher.limits import BodyLimit
 from interview_pipeline.launcher.livekit import LiveKitCredentials, LiveKitUnavailable
 from interview_pipeline.launcher.metrics import LauncherMetrics
 from interview_pipeline.launcher.models import (
+    INVALID,
+    NO_SESSION,
+    TOO_LARGE,
+    UNAUTHORISED,
     CreateSession,
     Problem,
     SessionCreated,
+    SessionId,
     SessionList,
     SessionOut,
     SessionStatus,
-    TurnOut,
+    problems,
 )
 from interview_pipeline.launcher.page import STATIC_DIR, page_router
 from interview_pipeline.launcher.pool import WorkerPool
 from interview_pipeline.launcher.reports import ReportService, results_router
 from interview_pipeline.launcher.sessions import Rejected, SessionManager
 from interview_pipeline.launcher.store import SessionRecord, SessionStore, SqliteSessionStore
+from interview_pipeline.launcher.views import session_out
 from interview_pipeline.launcher.worker import DEFAULT_BOT
 
 _bearer = HTTPBearer(auto_error=False, description="One of the keys in INTERVIEW_API_KEYS")
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "missing or wrong API key"},
-    422: {"model": Problem, "description": "invalid request; `field` names the culprit"},
-}
+#: On every ``/sessions`` route besides its own statuses (413 is documented app-wide).
+_AUTHED = {401: UNAUTHORISED, 422: INVALID}
 
 
 class Launcher:
@@ -93,38 +98,8 @@ class Launcher:
         ).rstrip("/")
 
     def session_out(self, record: SessionRecord, *, transcript: bool = False) -> SessionOut:
-        turns = None
-        if transcript:
-            turns = [
-                TurnOut(
-                    seq=t.seq,
-                    speaker=t.turn.speaker,
-                    text=t.turn.text,
-                    start=t.turn.start,
-                    end=t.turn.end,
-                    question_id=t.turn.question_id,
-                    interrupted=t.turn.interrupted,
-                    kind=t.turn.kind,
-                )
-                for t in self.store.turns(record.id)
-            ]
-        return SessionOut(
-            session_id=record.id,
-            room=record.room,
-            persona=record.persona,
-            candidate_name=record.candidate_name,
-            candidate_email=record.candidate_email,
-            candidate_identity=record.candidate_identity,
-            metadata=record.metadata,
-            status=record.status,
-            reason=record.reason,
-            created_at=record.created_at,
-            updated_at=record.updated_at,
-            bot_joined_at=record.bot_joined_at,
-            candidate_joined_at=record.candidate_joined_at,
-            ended_at=record.ended_at,
-            transcript=turns,
-        )
+        turns = self.store.turns(record.id) if transcript else None
+        return session_out(record, turns)
 
 
 def _problem(
@@ -171,8 +146,11 @@ def create_app(
         description="Starts AI interviewer bots in LiveKit rooms.",
         version="0.1.0",
         lifespan=lifespan,
+        # BodyLimit answers 413 on any route, before the route runs.
+        responses=problems({413: TOO_LARGE}),
     )
     app.state.launcher = launcher
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     async def require_key(
         creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -197,6 +175,8 @@ def create_app(
         errors = []
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+            if err.get("type") == "json_invalid":
+                loc = []  # its loc is a character offset, not a field: the body is at fault
             errors.append({"field": ".".join(loc) or "body", "message": str(err.get("msg"))})
         first = errors[0] if errors else {"field": "body", "message": "invalid request"}
         detail = f"{first['field']}: {first['message']}"
@@ -204,7 +184,15 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _problem(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+        if exc.status_code == 400:
+            # FastAPI's answer to a body json.loads cannot take (nested past the recursion
+            # limit, an integer over 4300 digits): the same 422 as any other malformed JSON.
+            message = "could not be parsed as JSON (nested too deeply, or a number too long)"
+            errors = [{"field": "body", "message": message}]
+            return _problem(422, f"body: {message}", field="body", errors=errors)
+        field = getattr(exc, "field", None)
+        headers = dict(exc.headers) if exc.headers else None
+        return _problem(exc.status_code, str(exc.detail), headers, field=field)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -217,13 +205,17 @@ def create_app(
         status_code=201,
         response_model=SessionCreated,
         dependencies=authed,
-        responses={
-            **_ERRORS,
-            404: {"model": Problem, "description": "unknown persona (`valid` lists the ids)"},
-            409: {"model": Problem, "description": "room already has a live session"},
-            429: {"model": Problem, "description": "at capacity; see Retry-After"},
-            503: {"model": Problem, "description": "LiveKit unreachable or launcher draining"},
-        },
+        responses=problems(
+            {
+                **_AUTHED,
+                404: "unknown persona (`valid` lists the ids)",
+                409: "room has a live session, or an earlier session's tokens for it are "
+                "still valid (then Retry-After says for how long)",
+                429: "at capacity; see Retry-After",
+                503: "LiveKit unreachable, launcher draining, or no bot process could start",
+            },
+            retry_after=(429, 503),
+        ),
     )
     async def create_session(body: CreateSession) -> SessionCreated:
         record, candidate_token = await launcher.sessions.create(body)
@@ -237,7 +229,9 @@ def create_app(
             status=record.status,
         )
 
-    @app.get("/sessions", response_model=SessionList, dependencies=authed, responses=_ERRORS)
+    @app.get(
+        "/sessions", response_model=SessionList, dependencies=authed, responses=problems(_AUTHED)
+    )
     async def list_sessions(
         status: SessionStatus | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
     ) -> SessionList:
@@ -248,18 +242,18 @@ def create_app(
         "/sessions/{session_id}",
         response_model=SessionOut,
         dependencies=authed,
-        responses={**_ERRORS, 404: {"model": Problem}},
+        responses=problems({**_AUTHED, 404: NO_SESSION}),
     )
-    async def get_session(session_id: str) -> SessionOut:
+    async def get_session(session_id: SessionId) -> SessionOut:
         return launcher.session_out(_find(launcher, session_id), transcript=True)
 
     @app.delete(
         "/sessions/{session_id}",
         response_model=SessionOut,
         dependencies=authed,
-        responses={**_ERRORS, 404: {"model": Problem}},
+        responses=problems({**_AUTHED, 404: NO_SESSION}),
     )
-    async def delete_session(session_id: str) -> SessionOut:
+    async def delete_session(session_id: SessionId) -> SessionOut:
         """Graceful stop: the bot says its closing line and leaves, then the room is deleted."""
         record = _find(launcher, session_id)
         if record.status.terminal:
@@ -272,7 +266,13 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get(
+        "/readyz",
+        responses={
+            200: {"description": "ready: LiveKit reachable, not draining, capacity left"},
+            503: {"description": "not ready; the body has the same checks, saying which failed"},
+        },
+    )
     async def readyz() -> JSONResponse:
         checks: dict[str, Any] = {
             "draining": launcher.sessions.draining,
@@ -293,7 +293,18 @@ def create_app(
         )
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
-    @app.get("/metrics")
+    # Prometheus' text format, not JSON: say so, or generated clients try to parse it. (The
+    # bare Response class keeps FastAPI from listing JSON for 200, or text for the 413 Problem.)
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "Prometheus text exposition format",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    )
     async def metrics() -> Response:
         return Response(
             launcher.metrics.render(launcher.store), media_type=launcher.metrics.content_type

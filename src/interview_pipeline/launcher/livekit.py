@@ -26,8 +26,10 @@ from livekit import api
 
 from interview_pipeline.config import Settings
 
-#: The bot's identity in every room; candidate identities may not take it.
-BOT_IDENTITY = "interviewer"
+#: The token attribute binding a candidate token to its session. Signed with the rest of the
+#: token, so the launcher can trust it; LiveKit also shows it to the room as a participant
+#: attribute, which the participant cannot change (no ``can_update_own_metadata``).
+SESSION_ATTRIBUTE = "interview.session_id"
 #: Interviewer, candidate, and room for one reconnecting or observing participant.
 MAX_PARTICIPANTS = 3
 _API_TIMEOUT_S = 5.0
@@ -76,8 +78,13 @@ def mint_token(
     name: str,
     ttl_s: int,
     agent: bool = False,
+    session_id: str | None = None,
 ) -> str:
-    """A token valid for one room only: join, publish, subscribe, data; nothing admin."""
+    """A token valid for one room only: join, publish, subscribe, data; nothing admin.
+
+    With ``session_id`` the token is also bound to that session (``SESSION_ATTRIBUTE``), so it
+    opens that session's page and no later session's that reuses the room name.
+    """
     grants = api.VideoGrants(
         room_join=True,
         room=room,
@@ -94,16 +101,24 @@ def mint_token(
         .with_grants(grants)
         .with_ttl(datetime.timedelta(seconds=ttl_s))
     )
+    if session_id is not None:
+        token = token.with_attributes({SESSION_ATTRIBUTE: session_id})
     return token.to_jwt()
 
 
-def verify_room_token(creds: LiveKitCredentials, token: str, room: str) -> str | None:
-    """The identity in a valid token for ``room``, else None (the candidate page's auth)."""
+def verify_session_token(
+    creds: LiveKitCredentials, token: str, *, room: str, session_id: str
+) -> str | None:
+    """The identity in a valid token for ``room`` bound to ``session_id``, else None (the
+    candidate page's auth). A token without the binding (minted before it existed, or for
+    another session in the same room) is refused."""
     try:
         claims = api.TokenVerifier(creds.api_key, creds.api_secret).verify(token)
     except Exception:  # any malformed, expired or forged token is simply not accepted
         return None
     if claims.video is None or claims.video.room != room or not claims.video.room_join:
+        return None
+    if (claims.attributes or {}).get(SESSION_ATTRIBUTE) != session_id:
         return None
     return claims.identity
 

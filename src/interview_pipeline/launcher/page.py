@@ -2,7 +2,8 @@
 
 The candidate has no API key, only their LiveKit token (in the URL fragment, which browsers never
 send to the server). The page's own calls present that token, and we accept it for exactly the
-session whose room it was minted for.
+session it was minted for: its room grant and its session claim must both match, so the token of
+an earlier session in a reused room name opens nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import FileResponse
 
 from interview_pipeline.launcher.auth import bearer
-from interview_pipeline.launcher.livekit import verify_room_token
+from interview_pipeline.launcher.livekit import verify_session_token
+from interview_pipeline.launcher.models import INVALID, SessionId, problems
 from interview_pipeline.launcher.sessions import Rejected
 from interview_pipeline.launcher.store import SessionRecord
 
@@ -25,26 +27,32 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 def page_router(launcher: Launcher) -> APIRouter:
-    router = APIRouter(prefix="/join", tags=["candidate page"])
+    router = APIRouter(
+        prefix="/join",
+        tags=["candidate page"],
+        # 401 also for an unknown session: a token holder learns nothing about other sessions.
+        responses=problems({401: "missing or invalid candidate token", 422: INVALID}),
+    )
 
     def authorise(session_id: str, authorization: str | None) -> SessionRecord:
         record = launcher.store.get(session_id)
         token = bearer(authorization)
         if record is None or token is None:
             raise Rejected(401, "missing or invalid candidate token")
-        if verify_room_token(launcher.creds, token, record.room) is None:
+        creds = launcher.creds
+        if verify_session_token(creds, token, room=record.room, session_id=record.id) is None:
             raise Rejected(401, "missing or invalid candidate token")
         return record
 
     @router.get("/{session_id}", include_in_schema=False)
-    async def page(session_id: str) -> FileResponse:
+    async def page(session_id: SessionId) -> FileResponse:
         if launcher.store.get(session_id) is None:
             raise Rejected(404, f"no session {session_id!r}", field="session_id")
         return FileResponse(STATIC_DIR / "join.html", headers={"Cache-Control": "no-store"})
 
     @router.get("/{session_id}/session")
     async def session_info(
-        session_id: str, authorization: Annotated[str | None, Header()] = None
+        session_id: SessionId, authorization: Annotated[str | None, Header()] = None
     ) -> dict[str, Any]:
         record = authorise(session_id, authorization)
         interviewer = "Interviewer"
@@ -62,7 +70,7 @@ def page_router(launcher: Launcher) -> APIRouter:
 
     @router.get("/{session_id}/transcript")
     async def transcript(
-        session_id: str,
+        session_id: SessionId,
         after: Annotated[int, Query(ge=0)] = 0,
         authorization: Annotated[str | None, Header()] = None,
     ) -> dict[str, Any]:

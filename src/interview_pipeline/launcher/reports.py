@@ -23,7 +23,13 @@ from loguru import logger
 from interview_pipeline.conduct.evaluation import Report, evaluate
 from interview_pipeline.conduct.report_html import render_report_html
 from interview_pipeline.config import Settings
-from interview_pipeline.launcher.models import Problem, SessionStatus
+from interview_pipeline.launcher.models import (
+    INVALID,
+    UNAUTHORISED,
+    SessionId,
+    SessionStatus,
+    problems,
+)
 from interview_pipeline.launcher.sessions import Rejected
 from interview_pipeline.launcher.store import SessionRecord, SessionStore, StoredTurn
 from interview_pipeline.personas import PersonaLibrary
@@ -128,10 +134,13 @@ def results_router(
         prefix="/sessions",
         tags=["results"],
         dependencies=[Depends(require_key)],
-        responses={
-            401: {"model": Problem, "description": "missing or wrong API key"},
-            404: {"model": Problem, "description": "unknown session, or nothing to serve yet"},
-        },
+        responses=problems(
+            {
+                401: UNAUTHORISED,
+                404: "unknown session, or nothing to serve yet",
+                422: INVALID,
+            }
+        ),
     )
 
     def find(session_id: str) -> SessionRecord:
@@ -142,7 +151,7 @@ def results_router(
 
     @router.get("/{session_id}/transcript", response_model=None)
     async def transcript(
-        session_id: str, format: Literal["json", "txt"] = "json"
+        session_id: SessionId, format: Literal["json", "txt"] = "json"
     ) -> dict[str, Any] | PlainTextResponse:
         """Every turn written so far; complete even for a crashed or deleted session."""
         record = find(session_id)
@@ -170,7 +179,7 @@ def results_router(
         response_class=FileResponse,
         responses={200: {"content": {"audio/wav": {}}}},
     )
-    async def recording(session_id: str) -> FileResponse:
+    async def recording(session_id: SessionId) -> FileResponse:
         """Both sides as one WAV; streamed from disk, never read whole into memory."""
         record = find(session_id)
         path = launcher.settings.data_dir / "recordings" / f"{session_id}.wav"
@@ -182,10 +191,13 @@ def results_router(
     @router.get(
         "/{session_id}/report",
         response_model=None,
-        responses={202: {"description": "the session is live or its report is being made"}},
+        responses={
+            202: {"description": "the session is live or its report is being made"},
+            **problems({409: "`format=html` asked, but the persona no longer loads"}),
+        },
     )
     async def report(
-        session_id: str,
+        session_id: SessionId,
         format: Literal["json", "html"] | None = None,
         accept: Annotated[str | None, Header()] = None,
     ) -> JSONResponse | HTMLResponse:

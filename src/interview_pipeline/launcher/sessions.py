@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -19,14 +20,18 @@ from loguru import logger
 
 from interview_pipeline.config import Settings
 from interview_pipeline.launcher.livekit import (
-    BOT_IDENTITY,
     LiveKitCredentials,
     LiveKitRooms,
     LiveKitUnavailable,
     mint_token,
 )
 from interview_pipeline.launcher.metrics import LauncherMetrics
-from interview_pipeline.launcher.models import TERMINAL, CreateSession, SessionStatus
+from interview_pipeline.launcher.models import (
+    BOT_IDENTITY,
+    TERMINAL,
+    CreateSession,
+    SessionStatus,
+)
 from interview_pipeline.launcher.pool import WorkerPool, WorkerProcess
 from interview_pipeline.launcher.store import SessionRecord, SessionStore
 from interview_pipeline.launcher.worker import STOP_GRACE_S
@@ -132,15 +137,13 @@ class SessionManager:
             raise Rejected(
                 422, f"persona {req.persona!r} is invalid: {exc}", field="persona"
             ) from None
+        # Never BOT_IDENTITY: the request model refuses it.
         identity = req.candidate.identity or "candidate"
-        if identity == BOT_IDENTITY:
-            raise Rejected(
-                422, f"identity {BOT_IDENTITY!r} is reserved", field="candidate.identity"
-            )
         session_id = uuid.uuid4().hex
         room = req.room or f"interview-{session_id[:12]}"
         if room in self._rooms or any(s.room == room for s in self.live.values()):
             raise Rejected(409, f"room {room!r} already has a live session", field="room")
+        self._refuse_room_with_live_tokens(room)
 
         self._reserved += 1
         self._rooms.add(room)  # before any await: a concurrent POST for this room gets 409
@@ -149,8 +152,9 @@ class SessionManager:
             await self.rooms.create(room)  # LiveKitUnavailable → 503, nothing stored yet
             ttl = self.settings.token_ttl_s
             candidate_token = mint_token(
-                self.creds, room=room, identity=identity, name=req.candidate.name, ttl_s=ttl
-            )
+                self.creds, room=room, identity=identity, name=req.candidate.name, ttl_s=ttl,
+                session_id=session_id,
+            )  # fmt: skip
             bot_token = mint_token(
                 self.creds, room=room, identity=BOT_IDENTITY, name=persona.interviewer.name,
                 ttl_s=ttl, agent=True,
@@ -169,7 +173,9 @@ class SessionManager:
             except OSError as exc:
                 with contextlib.suppress(LiveKitUnavailable):
                     await self.rooms.delete(room)
-                raise Rejected(503, f"cannot start a bot process: {exc}") from None
+                raise Rejected(
+                    503, f"cannot start a bot process: {exc}", headers={"Retry-After": "10"}
+                ) from None
             self.store.create(record)
             live = LiveSession(session_id, room, worker, warm, accepted)
             self.live[session_id] = live
@@ -193,6 +199,27 @@ class SessionManager:
         live.watcher = asyncio.ensure_future(self._watch(live))
         logger.info("session {} started in room {} ({} bot)", session_id, room, _pool(warm))
         return record, candidate_token
+
+    def _refuse_room_with_live_tokens(self, room: str) -> None:
+        """LiveKit tokens cannot be revoked and grant a room by name: while a token of an earlier
+        session in ``room`` is still valid, its holder could walk into a new session there. So a
+        room name is only reused once every token minted for it has expired."""
+        previous = self.store.latest_in_room(room)
+        if previous is None:
+            return
+        try:
+            expires = float(previous.created_at) + self.settings.token_ttl_s
+        except (TypeError, ValueError):  # a damaged record: assume its tokens are still valid
+            expires = time.time() + self.settings.token_ttl_s
+        wait_s = expires - time.time()
+        if wait_s > 0:
+            raise Rejected(
+                409,
+                f"room {room!r} was used by session {previous.id}, whose tokens are valid for "
+                f"{math.ceil(wait_s)} s more; choose another room name or omit `room`",
+                field="room",
+                headers={"Retry-After": str(math.ceil(wait_s))},
+            )
 
     # --- follow the bot -----------------------------------------------------------------------------
     async def _watch(self, live: LiveSession) -> None:

@@ -14,10 +14,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from interview_pipeline.launcher.models import TERMINAL, SessionStatus
-from interview_pipeline.transcript import Turn
+from interview_pipeline.transcript import Speaker, Turn
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     ended_at REAL
 );
 CREATE INDEX IF NOT EXISTS sessions_status ON sessions(status);
+CREATE INDEX IF NOT EXISTS sessions_room ON sessions(room, created_at);
 CREATE TABLE IF NOT EXISTS turns (
     session_id TEXT NOT NULL REFERENCES sessions(id),
     seq INTEGER NOT NULL,
@@ -90,6 +91,9 @@ class SessionRecord:
     bot_joined_at: float | None = None
     candidate_joined_at: float | None = None
     ended_at: float | None = None
+    #: Stored values that could not be read back as written, with why (the field holds a
+    #: stand-in): reads serve what they can instead of failing on one damaged row.
+    damaged: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -105,6 +109,7 @@ class SessionStore(Protocol):
 
     def create(self, record: SessionRecord) -> None: ...
     def get(self, session_id: str) -> SessionRecord | None: ...
+    def latest_in_room(self, room: str) -> SessionRecord | None: ...
     def list_sessions(
         self, status: SessionStatus | None = None, limit: int = 100
     ) -> list[SessionRecord]: ...
@@ -139,6 +144,8 @@ class SqliteSessionStore:
             str(path), timeout=10.0, isolation_level=None, check_same_thread=False
         )
         self._db.row_factory = sqlite3.Row
+        # Invalid UTF-8 written by another writer must not make a read raise.
+        self._db.text_factory = _lenient_text
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -154,7 +161,7 @@ class SqliteSessionStore:
             record.candidate_name,
             record.candidate_email,
             record.candidate_identity,
-            json.dumps(record.metadata) if record.metadata is not None else None,
+            json.dumps(record.metadata, allow_nan=False) if record.metadata is not None else None,
             str(record.status),
             record.reason,
             record.created_at,
@@ -172,6 +179,14 @@ class SqliteSessionStore:
     def get(self, session_id: str) -> SessionRecord | None:
         with self._lock:
             row = self._db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        return _record(row) if row else None
+
+    def latest_in_room(self, room: str) -> SessionRecord | None:
+        """The newest session ever made in ``room``, live or ended (its tokens may be alive)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM sessions WHERE room = ? ORDER BY created_at DESC LIMIT 1", (room,)
+            ).fetchone()
         return _record(row) if row else None
 
     def list_sessions(
@@ -211,7 +226,7 @@ class SqliteSessionStore:
             ).fetchall()
         counts = {s: 0 for s in SessionStatus}
         for status, n in rows:
-            counts[SessionStatus(status)] = n
+            counts[_status(status)[0]] += n
         return counts
 
     # --- transcript --------------------------------------------------------------------------
@@ -256,14 +271,14 @@ class SqliteSessionStore:
             StoredTurn(
                 seq=r["seq"],
                 turn=Turn(
-                    speaker=r["speaker"],
-                    text=r["text"],
+                    speaker=cast(Speaker, _str(r["speaker"])),
+                    text=_str(r["text"]),
                     start=r["start"],
                     end=r["end"],
-                    question_id=r["question_id"],
+                    question_id=_text(r["question_id"]),
                     interrupted=bool(r["interrupted"]),
-                    kind=r["kind"],
-                    meta=json.loads(r["meta"]) if r["meta"] else {},
+                    kind=_str(r["kind"]),
+                    meta=_turn_meta(r["meta"]),
                 ),
                 written_at=r["written_at"],
             )
@@ -279,19 +294,73 @@ class SqliteSessionStore:
 
 
 def _record(row: sqlite3.Row) -> SessionRecord:
+    """Never raises: a row another writer (or an older launcher) damaged is read with stand-ins
+    and ``damaged`` saying why, so one bad row cannot take ``GET /sessions`` down."""
+    damaged: dict[str, str] = {}
+    metadata: dict[str, Any] | None = None
+    if row["metadata"]:
+        try:
+            loaded = json.loads(_str(row["metadata"]))
+        except (ValueError, RecursionError) as exc:
+            damaged["metadata"] = f"stored metadata is not readable JSON ({type(exc).__name__})"
+        else:
+            if isinstance(loaded, dict):
+                metadata = loaded
+            else:
+                damaged["metadata"] = "stored metadata is not a JSON object"
+    status, known = _status(row["status"])
+    if not known:
+        damaged["status"] = f"stored status {_text(row['status'])!r} is unknown; served as failed"
     return SessionRecord(
-        id=row["id"],
-        room=row["room"],
-        persona=row["persona"],
-        candidate_name=row["candidate_name"],
-        candidate_email=row["candidate_email"],
-        candidate_identity=row["candidate_identity"],
-        metadata=json.loads(row["metadata"]) if row["metadata"] else None,
-        status=SessionStatus(row["status"]),
-        reason=row["reason"],
+        id=_str(row["id"]),
+        room=_str(row["room"]),
+        persona=_str(row["persona"]),
+        candidate_name=_str(row["candidate_name"]),
+        candidate_email=_text(row["candidate_email"]),
+        candidate_identity=_str(row["candidate_identity"]),
+        metadata=metadata,
+        status=status,
+        reason=_text(row["reason"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         bot_joined_at=row["bot_joined_at"],
         candidate_joined_at=row["candidate_joined_at"],
         ended_at=row["ended_at"],
+        damaged=damaged,
     )
+
+
+def _status(value: object) -> tuple[SessionStatus, bool]:
+    """The stored status, or (failed, False) for one this launcher does not know."""
+    try:
+        return SessionStatus(_str(value)), True
+    except ValueError:
+        return SessionStatus.FAILED, False
+
+
+def _text(value: object) -> str | None:
+    """A TEXT column as str: a BLOB (or a number another writer stored) becomes text too."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return _lenient_text(value)
+    return str(value)
+
+
+def _str(value: object) -> str:
+    return _text(value) or ""
+
+
+def _lenient_text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
+
+
+def _turn_meta(raw: object) -> dict[str, Any]:
+    """A turn's meta is diagnostics only: unreadable meta reads as empty, never as an error."""
+    if not raw:
+        return {}
+    try:
+        meta = json.loads(_str(raw))
+    except (ValueError, RecursionError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
