@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from interview_pipeline.conduct.plan import (
     ALL_ASKED,
     NO_ANSWER,
@@ -124,10 +126,12 @@ def test_nudge_repeat_and_abandon_steps() -> None:
     assert bye.ends_interview and bye.reason == NO_ANSWER and plan.finished
 
 
-def test_odd_nudge_line_is_spoken_as_written() -> None:
-    plan, _ = _plan(silence=Silence(nudge_line="Take {your} time."))
+def test_nudge_line_is_checked_by_the_schema_and_filled_by_the_plan() -> None:
+    with pytest.raises(ValueError, match="unknown placeholder"):
+        Silence(nudge_line="Take {your} time.")
+    plan, _ = _plan(silence=Silence(nudge_line="Take your time, {candidate_name}."))
     plan.opening()
-    assert plan.nudge().verbatim == "Take {your} time."
+    assert plan.nudge().verbatim == "Take your time, Sam."
 
 
 def test_mentions_match_stemmed_words() -> None:

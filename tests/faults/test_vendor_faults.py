@@ -135,3 +135,24 @@ async def test_tts_gone_mid_interview_ends_failed_within_seconds(tmp_path: Path)
     # What was said before the fault is kept: the greeting and the first answer.
     assert _said(result) and _answers(result)
     assert (tmp_path / "out" / "transcript.json").exists()
+
+
+async def test_stt_drop_mid_answer_marks_the_answer_incomplete(tmp_path: Path) -> None:
+    async with vendors() as v:
+
+        async def drop_stt_inside_the_first_answer() -> None:
+            # The first words of the answer came back: the candidate is mid-answer.
+            while not any(  # noqa: ASYNC110 (polling the fake)
+                "research" in str(r).lower() for c in v.deepgram.connections for r in c.results
+            ):
+                await asyncio.sleep(0.05)
+            await v.deepgram.drop_connections()
+
+        dropper = asyncio.create_task(drop_stt_inside_the_first_answer())
+        result = await _interview(v, tmp_path / "out")
+        dropper.cancel()
+    answers = [t for t in result.turns if t.speaker == "candidate"]
+    assert answers, "the answer before the drop is kept"
+    assert answers[0].meta.get("incomplete") is True, [t.to_dict() for t in answers]
+    assert result.metrics["degraded"].get("stt", 0) >= 1
+    assert result.outcome in ("completed", "failed")  # never a hang

@@ -296,20 +296,13 @@ class InterviewPlan:
             StepKind.CLOSING, None, verbatim=line, total=len(self.questions), reason=NO_ANSWER
         )
 
-    def _render_loose(self, line: str) -> str:
-        """Fill placeholders in a line the schema does not check; use it as written if odd."""
-        try:
-            return self.persona.render(line, self.candidate_name)
-        except (KeyError, IndexError, ValueError):
-            return line
-
     def nudge(self) -> Step:
         """The persona's gentle prompt after a silence, spoken verbatim."""
         q = self.current
         return Step(
             StepKind.NUDGE,
             q.id if q else None,
-            verbatim=self._render_loose(self.persona.silence.nudge_line),
+            verbatim=self.persona.render(self.persona.silence.nudge_line, self.candidate_name),
             number=self.index + 1,
             total=len(self.questions),
             reason=NO_ANSWER,

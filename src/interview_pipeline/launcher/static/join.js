@@ -96,6 +96,12 @@
       $("interviewer-state").className = next;
     } else if (msg.type === "server-message" && msg.data && msg.data.type === "interview-progress") {
       showProgress(msg.data);
+    } else if (msg.type === "server-message" && msg.data && msg.data.type === "interview-ended") {
+      // A vendor failure ended the interview: say so in text (the interviewer may not be able
+      // to speak), never the technical reason.
+      state.endedByFault = true;
+      setStatus("Sorry, the interview had to stop because of a technical problem on our side. " +
+        "Nothing you said is lost; the team will be in touch.");
     }
   }
 
@@ -142,7 +148,7 @@
       state.status = data.status;
       render(data.turns);
       if (["completed", "failed", "abandoned"].includes(data.status)) {
-        setStatus("The interview has ended. Thank you!");
+        if (!state.endedByFault) setStatus("The interview has ended. Thank you!");
         return;
       }
     } catch (err) {
