@@ -95,7 +95,7 @@ class Settings(BaseSettings):
 
     # --- vendor faults (faults/policy.py) --------------------------------------------------
     #: An LLM request with no output for this long has failed (first token, or between chunks).
-    llm_timeout_s: float = Field(4.0, gt=0)
+    llm_timeout_s: float = Field(3.0, gt=0)
     #: Retries of a failed LLM request before the plan's line is said verbatim instead.
     llm_retries: int = Field(1, ge=0, le=3)
     #: Replies in a row the LLM failed before the interview ends with an apology (``failed``).

@@ -155,4 +155,6 @@ async def test_stt_drop_mid_answer_marks_the_answer_incomplete(tmp_path: Path) -
     assert answers, "the answer before the drop is kept"
     assert answers[0].meta.get("incomplete") is True, [t.to_dict() for t in answers]
     assert result.metrics["degraded"].get("stt", 0) >= 1
-    assert result.outcome in ("completed", "failed")  # never a hang
+    # The interview went on (a follow-up on the half-heard answer took the script's last
+    # answer, so it may end with the script): never a hang, never a failure.
+    assert result.outcome in ("completed", "script_ended")

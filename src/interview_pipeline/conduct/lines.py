@@ -265,9 +265,9 @@ class InterviewLines(FrameProcessor):
     # --- vendor faults (faults/policy.py says which role failed) ---------------------------
     async def llm_failed(self, reason: str) -> None:
         """The LLM gave no reply: say the plan's line verbatim, or end after too many."""
+        if not self._llm_line or self._done() or self.outcome == "failed":
+            return  # no reply of the LLM's is waiting (a late error for one already replaced)
         await self._stop_line_watch()
-        if self._done() or self.outcome == "failed":
-            return
         self._llm_streak += 1
         self.degraded["llm"] = self.degraded.get("llm", 0) + 1
         if self._llm_streak >= self.faults.llm_failures_to_end:
@@ -285,7 +285,9 @@ class InterviewLines(FrameProcessor):
 
     def line_faulted(self) -> None:
         """The TTS failed and recovered while this line was spoken: some of it was lost."""
-        self._line_fault = self._bot_speaking or self._reply_pending
+        if self._line_fault or not (self._bot_speaking or self._reply_pending):
+            return  # counted once per line; between lines nothing was lost
+        self._line_fault = True
         self.degraded["tts"] = self.degraded.get("tts", 0) + 1
 
     def llm_replied(self) -> None:

@@ -148,10 +148,11 @@ class LoopbackServer:
     ) -> None:
         await self.stop()
 
-    async def drop_connections(self) -> None:
-        """Close every open websocket from the server side, mid-stream (a vendor restart)."""
+    async def drop_connections(self, code: int = WSCloseCode.INTERNAL_ERROR) -> None:
+        """Close every open websocket from the server side, mid-stream: by default as a vendor
+        fault (1011); ``GOING_AWAY`` (1001) is a graceful restart the client may take quietly."""
         for ws in list(self._sockets):
-            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"fake dropped the connection")
+            await ws.close(code=code, message=b"fake dropped the connection")
 
     @web.middleware
     async def _fault_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
