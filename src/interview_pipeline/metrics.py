@@ -104,8 +104,10 @@ class LatencyCollector:
                 turn.contributions.get(c.key, 0.0) + c.duration_secs, 4
             )
         for t in breakdown.ttfb:
+            # The last request per service is the one that was heard: an earlier one was a
+            # withdrawn guess, whose TTFB pipecat closes at the interruption (a partial time).
             kind = _kind_of(t.processor, self._names)
-            turn.ttfb.setdefault(kind, round(t.duration_secs, 4))
+            turn.ttfb[kind] = round(t.duration_secs, 4)
         self.turns.append(turn)
         # One line per turn in the bot's log: where a slow answer's time went, in production
         # and in bench/launcher.py (which reads it back to tell the bot's share from transport).
