@@ -33,7 +33,13 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.workers.runner import WorkerRunner
 
-from interview_pipeline.conduct.conductor import ABANDON_LINE, REPEAT_LEAD, InterviewConductor
+from interview_pipeline.conduct.conductor import (
+    ABANDON_LINE,
+    APOLOGY_LINE,
+    REPEAT_LEAD,
+    FaultLimits,
+    InterviewConductor,
+)
 from interview_pipeline.conduct.plan import OUT_OF_TIME_LINE, StepKind
 from interview_pipeline.personas.schema import Persona, Question, Silence
 from interview_pipeline.turns.barge_in import BargeInPolicyFrame
@@ -378,3 +384,39 @@ async def test_confirmation_without_a_prepared_reply_answers_the_turn_anyway() -
         await h.until(lambda: len(h.said()) == 2)
     assert h.said()[1] == "First?"  # asked again, not skipped
     assert h.conductor.plan.asked == ["one"]
+
+
+async def test_line_cut_by_a_tts_fault_is_marked_and_its_question_asked_again() -> None:
+    async with Harness(_persona()) as h:
+        await h.conductor.begin()
+        await h.send(BotStartedSpeakingFrame(), UP)
+        h.conductor.line_faulted()  # the TTS failed and recovered mid-line
+        await h.send(BotStoppedSpeakingFrame(), UP)
+        line = SimpleNamespace(content="Hi Sam.", interrupted=False)
+        verdict = h.conductor.note_line("Hi Sam.", False)
+        await h.conductor.on_assistant_turn_stopped(None, line)
+        await h.until(lambda: len(h.said()) == 2)
+    assert verdict.faulted and not verdict.heard  # written as cut, whatever the text says
+    assert h.said()[1] == "Sorry, let me say that again. First?"
+    assert h.conductor.degraded == {"tts": 1}
+
+
+async def test_llm_failure_says_the_plans_line_and_repeated_failure_ends_with_an_apology() -> None:
+    persona = _persona(
+        questions=[Question(id="one", text="First?"), Question(id="two", text="Second?")]
+    )
+    async with Harness(persona, faults=FaultLimits(llm_failures_to_end=2)) as h:
+        await h.conductor.begin()
+        await h.speak(spoken="Hi Sam. First?")
+        await h.answer(ANSWER)
+        await h.conductor.llm_failed("HTTP 500")  # the reply never came
+        await h.until(lambda: len(h.said()) == 2)
+        assert h.said()[1] == "Second?"  # the plan's next line, verbatim
+        await h.conductor.llm_failed("HTTP 500")  # a late error for the same reply: ignored
+        await h.speak(spoken="Second?")
+        await h.answer(ANSWER)
+        await h.conductor.llm_failed("HTTP 500")
+        await h.until(lambda: _ended(h))
+    assert h.said()[-1] == APOLOGY_LINE.format(name="Sam")
+    assert h.conductor.outcome == "failed" and "LLM unavailable" in str(h.conductor.outcome_reason)
+    assert h.conductor.degraded == {"llm": 2}
