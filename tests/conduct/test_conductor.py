@@ -420,3 +420,14 @@ async def test_llm_failure_says_the_plans_line_and_repeated_failure_ends_with_an
     assert h.said()[-1] == APOLOGY_LINE.format(name="Sam")
     assert h.conductor.outcome == "failed" and "LLM unavailable" in str(h.conductor.outcome_reason)
     assert h.conductor.degraded == {"llm": 2}
+
+
+async def test_a_reply_cancelled_by_the_candidate_is_not_taken_for_an_llm_failure() -> None:
+    async with Harness(_persona(), faults=FaultLimits(reply_s=0.2)) as h:
+        await h.conductor.begin()
+        await h.speak(spoken="Hi Sam. First?")
+        await h.answer(ANSWER)  # the reply goes to the LLM...
+        await h.send(InterruptionFrame())  # ...and the candidate speaks again before it plays
+        await asyncio.sleep(0.4)  # past the reply's deadline
+    assert h.said() == ["Hi Sam. First?"]  # no fallback line
+    assert h.conductor.degraded == {}

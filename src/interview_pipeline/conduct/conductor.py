@@ -174,6 +174,10 @@ class InterviewConductor(InterviewLines):
                 self.hearing.cut_off(now - self._line_started, window)
                 await self._end.line_cut()
             self._reply_pending = False
+            # The queued reply was cancelled with everything else: its deadline goes too (the
+            # candidate's next turn brings the next reply), or it would be taken for a failure.
+            self._llm_line = False
+            await self._stop_line_watch()
 
     async def _on_candidate_turn(self, frame: LLMContextFrame) -> None:
         if self._done():
