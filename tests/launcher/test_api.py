@@ -218,6 +218,11 @@ async def test_bot_failure_marks_failed_and_cleans_up(
         assert data["reason"].startswith(reason)
         assert data["ended_at"] is not None
         rooms = LiveKitRooms(livekit_server.credentials, empty_timeout_s=60)
+        # The status is written just before the room is deleted: give the delete a moment.
+        for _ in range(50):
+            if not await rooms.exists(room):
+                break
+            await asyncio.sleep(0.1)
         assert not await rooms.exists(room)
         assert await await_gone([pid]) == []
         assert "interview_bot_failures_total 1.0" in (await client.get("/metrics")).text
