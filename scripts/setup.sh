@@ -47,4 +47,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements/models
   .venv/bin/pip install -q -r requirements/test.txt
   touch "$stamp"
 fi
+# axe-core for the accessibility checks of the browser tests (npm, pinned in tests/js).
+if [ ! -f tests/js/node_modules/axe-core/axe.min.js ] || [ tests/js/package-lock.json -nt tests/js/node_modules/.package-lock.json ]; then
+  echo "setup: installing axe-core (npm ci in tests/js)"
+  (cd tests/js && npm ci --no-audit --no-fund --silent)
+fi
 echo "setup: done"

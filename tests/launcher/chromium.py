@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 import websockets
 
+AXE_JS = Path(__file__).resolve().parents[1] / "js" / "node_modules" / "axe-core" / "axe.min.js"
+
 
 def chromium_binary() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome"):
@@ -111,6 +113,24 @@ class Chromium:
         if "exceptionDetails" in result:
             raise RuntimeError(f"page error: {result['exceptionDetails']}")
         return result.get("result", {}).get("value")
+
+    async def axe(
+        self, *, impacts: tuple[str, ...] = ("serious", "critical")
+    ) -> list[dict[str, Any]]:
+        """Run axe-core (installed by scripts/setup.sh into tests/js) on the current page.
+
+        Returns the violations of the given impacts, each with its id, impact, help text and the
+        selectors of the failing nodes, so a test can print exactly what to fix.
+        """
+        if not AXE_JS.exists():
+            raise RuntimeError(f"axe-core missing at {AXE_JS}: run scripts/setup.sh")
+        await self.evaluate(AXE_JS.read_text() + "\n;true")
+        found = await self.evaluate(
+            "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(v => ("
+            "{id: v.id, impact: v.impact, help: v.help,"
+            " nodes: v.nodes.map(n => n.target.join(' '))})))"
+        )
+        return [v for v in found or [] if v.get("impact") in impacts]
 
     def group_pids(self) -> list[int]:
         """Every live process in chromium's group (renderers, zygote, utilities)."""
