@@ -7,6 +7,7 @@ and utility processes, none of which may outlive a test.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
@@ -89,27 +90,36 @@ class Chromium:
                 await asyncio.sleep(0.1)
         self._ws = await websockets.connect(page["webSocketDebuggerUrl"], max_size=None)
 
-    async def evaluate(self, expression: str, *, user_gesture: bool = False) -> Any:
+    async def send(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One DevTools command; its result (events arriving meanwhile are dropped)."""
         msg_id = next(self._ids)
-        await self._ws.send(
-            json.dumps(
-                {
-                    "id": msg_id,
-                    "method": "Runtime.evaluate",
-                    "params": {
-                        "expression": expression,
-                        "returnByValue": True,
-                        "awaitPromise": True,
-                        "userGesture": user_gesture,
-                    },
-                }
-            )
-        )
+        await self._ws.send(json.dumps({"id": msg_id, "method": method, "params": params or {}}))
         while True:
             reply = json.loads(await self._ws.recv())
             if reply.get("id") == msg_id:
-                break
-        result = reply.get("result", {})
+                result: dict[str, Any] = reply.get("result", {})
+                return result
+
+    async def navigate(self, url: str) -> None:
+        """Load ``url`` in the open page (poll the page's state afterwards)."""
+        await self.send("Page.navigate", {"url": url})
+
+    async def screenshot(self, path: Path, width: int = 1280, height: int = 900) -> None:
+        await self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
+        shot = await self.send("Page.captureScreenshot", {"format": "png"})
+        path.write_bytes(base64.b64decode(shot["data"]))
+
+    async def evaluate(self, expression: str, *, user_gesture: bool = False) -> Any:
+        params = {
+            "expression": expression,
+            "returnByValue": True,
+            "awaitPromise": True,
+            "userGesture": user_gesture,
+        }
+        result = await self.send("Runtime.evaluate", params)
         if "exceptionDetails" in result:
             raise RuntimeError(f"page error: {result['exceptionDetails']}")
         return result.get("result", {}).get("value")

@@ -54,6 +54,13 @@ CREATE TABLE IF NOT EXISTS turns (
 );
 """
 
+#: For ``list_page`` (keyset pagination newest first, optionally by status or persona).
+_PAGE_INDEXES = """
+CREATE INDEX IF NOT EXISTS sessions_page ON sessions(created_at, id);
+CREATE INDEX IF NOT EXISTS sessions_status_page ON sessions(status, created_at, id);
+CREATE INDEX IF NOT EXISTS sessions_persona_page ON sessions(persona, created_at, id);
+"""
+
 _SESSION_COLUMNS = (
     "id",
     "room",
@@ -118,6 +125,15 @@ class SessionStore(Protocol):
     def turns(self, session_id: str, after: int = 0) -> list[StoredTurn]: ...
     def count_by_status(self) -> dict[SessionStatus, int]: ...
     def close(self) -> None: ...
+    # Review pages: keyset pagination.
+    def list_page(
+        self,
+        *,
+        status: SessionStatus | None = None,
+        persona: str | None = None,
+        before: tuple[float, str] | None = None,
+        limit: int = 100,
+    ) -> list[SessionRecord]: ...
 
 
 class SessionTranscriptSink:
@@ -151,6 +167,7 @@ class SqliteSessionStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=10000")
             self._db.executescript(_SCHEMA)
+            self._db.executescript(_PAGE_INDEXES)
 
     # --- sessions --------------------------------------------------------------------------
     def create(self, record: SessionRecord) -> None:
@@ -284,6 +301,37 @@ class SqliteSessionStore:
             )
             for r in rows
         ]
+
+    # --- pages (keyset pagination for the API and the review list) ---------------------------
+    def list_page(
+        self,
+        *,
+        status: SessionStatus | None = None,
+        persona: str | None = None,
+        before: tuple[float, str] | None = None,
+        limit: int = 100,
+    ) -> list[SessionRecord]:
+        """Newest first by (created_at, id); ``before``: the key of the last row of the previous
+        page. An index per filter keeps every page as fast as the first."""
+        where: list[str] = []
+        args: list[Any] = []
+        if status is not None:
+            where.append("status = ?")
+            args.append(str(status))
+        if persona is not None:
+            where.append("persona = ?")
+            args.append(persona)
+        if before is not None:
+            where.append("(created_at, id) < (?, ?)")
+            args.extend(before)
+        query = "SELECT * FROM sessions"
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        query += " ORDER BY created_at DESC, id DESC LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            rows = self._db.execute(query, args).fetchall()
+        return [_record(r) for r in rows]
 
     def sink(self, session_id: str) -> SessionTranscriptSink:
         return SessionTranscriptSink(self, session_id)
