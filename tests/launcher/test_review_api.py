@@ -183,3 +183,29 @@ async def test_sessions_api_paginates_by_cursor(tmp_path: Path) -> None:
         assert len(rows["sessions"]) == 4 and rows["next_cursor"]
         assert rows["personas"] == ["alex", "maya"] and "completed" in rows["statuses"]
         assert (await client.get("/review/sessions", params={"cursor": "%%"})).status_code == 422
+
+
+def test_list_pages_use_an_index_whatever_the_filter(tmp_path: Path) -> None:
+    """Keyset pages never scan or sort the table, so page 4 000 is as fast as page 1."""
+    from interview_pipeline.launcher.store import SqliteSessionStore
+
+    store = SqliteSessionStore(tmp_path / "s.sqlite3")
+    queries = [
+        ("", []),
+        (" WHERE status = ?", ["failed"]),
+        (" WHERE persona = ?", ["maya"]),
+        (" WHERE status = ? AND persona = ?", ["failed", "maya"]),
+    ]
+    for where, args in queries:
+        for keyset in (False, True):
+            sql = "SELECT * FROM sessions" + where
+            params: list[Any] = list(args)
+            if keyset:
+                sql += (" AND" if where else " WHERE") + " (created_at, id) < (?, ?)"
+                params += [1.0, "x"]
+            sql += " ORDER BY created_at DESC, id DESC LIMIT 26"
+            plan = " ".join(
+                str(r[3]) for r in store._db.execute("EXPLAIN QUERY PLAN " + sql, params)
+            )
+            assert "USING INDEX" in plan and "TEMP B-TREE" not in plan, (sql, plan)
+    store.close()

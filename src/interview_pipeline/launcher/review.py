@@ -26,6 +26,7 @@ from interview_pipeline.launcher.models import (
     SessionStatus,
     problems,
 )
+from interview_pipeline.launcher.page import STATIC_DIR
 from interview_pipeline.launcher.paging import page
 from interview_pipeline.launcher.review_auth import (
     ALL,
@@ -95,7 +96,6 @@ def review_router(
     require_key: Callable[..., Coroutine[Any, Any, None]],
 ) -> APIRouter:
     router = APIRouter(tags=["review"])
-    from interview_pipeline.launcher.page import STATIC_DIR
 
     def find(session_id: str) -> SessionRecord:
         record = launcher.store.get(session_id)

@@ -206,6 +206,7 @@
   }
 
   player.addEventListener("loadedmetadata", () => {
+    state.metadataAt = performance.now(); // ms since the page started loading
     if (pending !== null) {
       player.currentTime = pending;
       pending = null;
