@@ -251,7 +251,9 @@ async def bench_list(n: int, requests: int) -> dict[str, Any]:
                     cursor = page["next_cursor"]
                 cases = {
                     "list page 1 (/review/sessions, 25 rows)": ("/review/sessions", {}),
-                    "list page 50 000 rows deep (cursor)": ("/review/sessions", {"cursor": cursor}),
+                    f"list page {n // 2:,} rows deep (cursor)": (
+                        "/review/sessions", {"cursor": cursor},
+                    ),
                     "list, status=failed": ("/review/sessions", {"status": "failed"}),
                     "list, persona=alex": ("/review/sessions", {"persona": "alex"}),
                     "list, status=abandoned & persona=maya": (
