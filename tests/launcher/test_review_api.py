@@ -179,6 +179,18 @@ async def test_sessions_api_paginates_by_cursor(tmp_path: Path) -> None:
         for limit in (0, 1001, "many"):
             r = await client.get("/sessions", params={"limit": limit})
             assert r.status_code == 422 and r.json()["field"] == "limit"
+        # A row another writer damaged (created_at as text) does not break the pages after it.
+        db = store._db
+        db.execute("UPDATE sessions SET created_at = 'yesterday' WHERE id = 'p10'")
+        walked, cursor = [], None
+        while True:
+            params = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+            r = await client.get("/sessions", params=params)
+            assert r.status_code == 200, r.text
+            walked += [s["session_id"] for s in r.json()["sessions"]]
+            if (cursor := r.json()["next_cursor"]) is None:
+                break
+        assert sorted(walked) == sorted(ids) and walked[0] == "p10"
         rows = (await client.get("/review/sessions", params={"limit": 4})).json()
         assert len(rows["sessions"]) == 4 and rows["next_cursor"]
         assert rows["personas"] == ["alex", "maya"] and "completed" in rows["statuses"]

@@ -2,7 +2,9 @@
 
 A cursor is the key (created_at, id) of the last session on the page before, as base64url
 JSON. It is opaque to clients (only the API makes them) but carries nothing secret; one the API
-did not make is a 422 naming ``cursor``, never a 500 or an empty page.
+did not make is a 422 naming ``cursor``, never a 500 or an empty page. A damaged row whose
+``created_at`` is text (another writer's) still makes a cursor that works: SQLite orders text
+after every number, so newest first such rows come first and the pages go on past them.
 """
 
 from __future__ import annotations
@@ -20,11 +22,16 @@ MAX_CURSOR_CHARS = 512
 
 
 def encode_cursor(record: SessionRecord) -> str:
-    raw = json.dumps([record.created_at, record.id], separators=(",", ":")).encode()
+    created: object = record.created_at
+    if not isinstance(created, int | float | str) or (
+        isinstance(created, float) and not math.isfinite(created)
+    ):
+        created = str(created)  # a BLOB or worse from another writer: never a 500
+    raw = json.dumps([created, record.id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[float, str]:
+def decode_cursor(cursor: str) -> tuple[float | str, str]:
     bad = Rejected(422, "cursor: not a cursor this API handed out", field="cursor")
     if len(cursor) > MAX_CURSOR_CHARS:
         raise bad
@@ -33,6 +40,8 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
         created_at, session_id = json.loads(raw)
     except (ValueError, TypeError, binascii.Error, RecursionError):
         raise bad from None
+    if isinstance(created_at, str) and isinstance(session_id, str):
+        return created_at, session_id
     if (
         not isinstance(created_at, int | float)
         or isinstance(created_at, bool)

@@ -131,7 +131,7 @@ class SessionStore(Protocol):
         *,
         status: SessionStatus | None = None,
         persona: str | None = None,
-        before: tuple[float, str] | None = None,
+        before: tuple[float | str, str] | None = None,
         limit: int = 100,
     ) -> list[SessionRecord]: ...
 
@@ -308,7 +308,7 @@ class SqliteSessionStore:
         *,
         status: SessionStatus | None = None,
         persona: str | None = None,
-        before: tuple[float, str] | None = None,
+        before: tuple[float | str, str] | None = None,
         limit: int = 100,
     ) -> list[SessionRecord]:
         """Newest first by (created_at, id); ``before``: the key of the last row of the previous
