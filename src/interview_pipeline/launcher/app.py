@@ -43,7 +43,8 @@ from interview_pipeline.launcher.page import STATIC_DIR, page_router
 from interview_pipeline.launcher.pool import WorkerPool
 from interview_pipeline.launcher.reports import ReportService, results_router
 from interview_pipeline.launcher.sessions import Rejected, SessionManager
-from interview_pipeline.launcher.store import SessionRecord, SessionStore, SqliteSessionStore
+from interview_pipeline.launcher.store import SessionRecord, SessionStore
+from interview_pipeline.launcher.store_sqlite import SqliteSessionStore
 from interview_pipeline.launcher.views import session_out
 from interview_pipeline.launcher.worker import DEFAULT_BOT
 
