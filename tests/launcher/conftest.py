@@ -18,6 +18,8 @@ from interview_pipeline.config import REPO_ROOT, Settings
 from interview_pipeline.launcher.app import create_app
 from interview_pipeline.launcher.livekit import LocalLiveKitServer, find_server_binary
 
+from .pg import LocalPostgres, local_postgres
+
 HERE = Path(__file__).resolve().parent
 #: (method, route template, status) of every answer a test launcher gave in this run;
 #: test_openapi.py checks each is documented.
@@ -57,6 +59,25 @@ def livekit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLi
     server = LocalLiveKitServer(binary, log_path=log).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[LocalPostgres]:
+    """One real Postgres for the whole run (each test gets its own database in it)."""
+    try:
+        with local_postgres() as server:
+            yield server
+    except RuntimeError as exc:  # never skipped: a missing server is a broken setup
+        pytest.fail(str(exc))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty store of each backend: a fresh SQLite file, a fresh Postgres database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "s.sqlite3")
+    server: LocalPostgres = request.getfixturevalue("postgres")
+    return server.new_database()
 
 
 def make_settings(tmp_path: Path, server: LocalLiveKitServer | None, **overrides: Any) -> Settings:

@@ -101,23 +101,29 @@ class SessionManager:
         metrics.max_sessions.set(settings.max_sessions)
 
     # --- start-up -------------------------------------------------------------------------------
-    async def recover(self) -> None:
-        """Sessions live when a previous launcher died lost their bot with it: close them."""
-        for status in (s for s in SessionStatus if s not in TERMINAL):
-            for record in self.store.list_sessions(status=status, limit=10_000):
-                self.store.update(
-                    record.id,
-                    status=SessionStatus.FAILED,
-                    reason="launcher restarted while the session was live",
-                    ended_at=time.time(),
-                )
-                with contextlib.suppress(LiveKitUnavailable):
-                    await self.rooms.delete(record.room)
-                self._ended(record.id)
+    async def recover(self, *, own: bool = True) -> None:
+        """Sessions whose bot is gone: at start-up (``own``) this launcher's own, whose bots died
+        with its previous process; at any time, those of a launcher sharing the store whose
+        lease ran out. A live launcher's sessions are never touched."""
+        me = self.settings.resolved_launcher_id()
+        for record in self.store.take_over(me, self.settings.launcher_lease_s, own=own):
+            if record.owner in (None, me):
+                reason = "launcher restarted while the session was live"
+            else:
+                reason = f"launcher {record.owner} stopped renewing its lease while it was live"
+            self.store.update(
+                record.id, status=SessionStatus.FAILED, reason=reason, ended_at=time.time()
+            )
+            with contextlib.suppress(LiveKitUnavailable):
+                await self.rooms.delete(record.room)
+            self._ended(record.id)
 
     # --- create -------------------------------------------------------------------------------------
-    async def create(self, req: CreateSession) -> tuple[SessionRecord, str]:
-        """Start a session; returns the record and the candidate's token."""
+    async def create(
+        self, req: CreateSession, *, webhook: str | None = None
+    ) -> tuple[SessionRecord, str]:
+        """Start a session; returns the record and the candidate's token. ``webhook`` is the
+        endpoint its events go to (None: no webhooks)."""
         if self.draining:
             raise Rejected(503, "the launcher is shutting down", headers={"Retry-After": "30"})
         if len(self.live) + self._reserved >= self.settings.max_sessions:
@@ -167,6 +173,8 @@ class SessionManager:
                 candidate_email=req.candidate.email,
                 candidate_identity=identity,
                 metadata=req.metadata,
+                owner=self.settings.resolved_launcher_id(),
+                webhook=webhook,
             )
             try:
                 worker, warm = await self.pool.take()

@@ -2,7 +2,9 @@
 
 The launcher and every bot process write to the store (bots append their own turns as they are
 said, so a crash keeps them). The records, the protocol and the row decoding live here, shared by
-the backends: SQLite (``store_sqlite``, the single-machine default).
+the backends: SQLite (``store_sqlite``, the single-machine default) and Postgres
+(``store_postgres``, shared by launchers and bot hosts on several machines). Both are one set of
+queries (``store_sql``) over a different connection; ``migrations`` versions their schema.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
+from interview_pipeline.config import Settings
 from interview_pipeline.launcher.models import SessionStatus
 from interview_pipeline.transcript import Speaker, Turn
 
@@ -31,6 +34,8 @@ SESSION_COLUMNS = (
     "bot_joined_at",
     "candidate_joined_at",
     "ended_at",
+    "owner",
+    "webhook",
 )
 UPDATABLE = frozenset(
     {"status", "reason", "bot_joined_at", "candidate_joined_at", "ended_at", "updated_at"}
@@ -56,6 +61,12 @@ class SessionRecord:
     bot_joined_at: float | None = None
     candidate_joined_at: float | None = None
     ended_at: float | None = None
+    #: The launcher that runs this session's bot (``Settings.resolved_launcher_id``): restart
+    #: recovery closes only its own sessions, or those of a launcher whose lease ran out.
+    owner: str | None = None
+    #: Where this session's webhooks go (``webhooks.endpoint_id``); None: it has none, and the
+    #: store records no events for it.
+    webhook: str | None = None
     #: Stored values that could not be read back as written, with why (the field holds a
     #: stand-in): reads serve what they can instead of failing on one damaged row.
     damaged: dict[str, str] = field(default_factory=dict)
@@ -69,8 +80,34 @@ class StoredTurn:
     written_at: float = 0.0
 
 
+@dataclass
+class OutboxEvent:
+    """A webhook waiting in the store; ``body`` is fixed when the event happens, so every retry
+    sends the same bytes (the receiver dedupes on ``event_id``)."""
+
+    n: int
+    event_id: str
+    session_id: str
+    type: str
+    body: str
+    webhook: str | None
+    attempts: int = 0
+
+
+@dataclass
+class WebhookState:
+    """One session's webhook deliveries, as ``GET /sessions/{id}`` shows them."""
+
+    delivered: int = 0
+    pending: int = 0
+    dead: int = 0
+    #: The oldest undelivered event has failed at least once (it is being retried).
+    failing: bool = False
+    last_error: str | None = None
+
+
 class SessionStore(Protocol):
-    """What the launcher and the bots need from persistence; nothing SQLite-specific."""
+    """What the launcher and the bots need from persistence; nothing backend-specific."""
 
     def create(self, record: SessionRecord) -> None: ...
     def get(self, session_id: str) -> SessionRecord | None: ...
@@ -81,7 +118,21 @@ class SessionStore(Protocol):
     def update(self, session_id: str, **changes: Any) -> SessionRecord | None: ...
     def append_turn(self, session_id: str, turn: Turn) -> int: ...
     def turns(self, session_id: str, after: int = 0) -> list[StoredTurn]: ...
+    def sink(self, session_id: str) -> SessionTranscriptSink: ...
     def count_by_status(self) -> dict[SessionStatus, int]: ...
+    # --- several launchers on one store ------------------------------------------------
+    def heartbeat(self, launcher_id: str, now: float | None = None) -> None: ...
+    def take_over(
+        self, launcher_id: str, lease_s: float, *, own: bool, now: float | None = None
+    ) -> list[SessionRecord]: ...
+    # --- webhook outbox -----------------------------------------------------------------
+    def add_event(self, session_id: str, type: str, data: dict[str, Any]) -> str | None: ...
+    def due_events(self, launcher_id: str, now: float, limit: int = 50) -> list[OutboxEvent]: ...
+    def event_result(
+        self, n: int, *, delivered: bool, error: str | None = None, retry_at: float | None = None
+    ) -> None: ...
+    def webhook_state(self, session_id: str) -> WebhookState: ...
+    def webhook_counts(self) -> dict[str, int]: ...
     def close(self) -> None: ...
 
 
@@ -129,6 +180,8 @@ def read_record(row: Row) -> SessionRecord:
         bot_joined_at=row["bot_joined_at"],
         candidate_joined_at=row["candidate_joined_at"],
         ended_at=row["ended_at"],
+        owner=_text(row["owner"]),
+        webhook=_text(row["webhook"]),
         damaged=damaged,
     )
 
@@ -185,6 +238,33 @@ def _turn_meta(raw: object) -> dict[str, Any]:
     except (ValueError, RecursionError):
         return {}
     return meta if isinstance(meta, dict) else {}
+
+
+def event_body(
+    event_id: str, type: str, session_id: str, created_at: float, data: dict[str, Any]
+) -> str:
+    """The JSON a webhook delivers: the same shape for every event type."""
+    envelope = {
+        "id": event_id,
+        "type": type,
+        "created_at": created_at,
+        "session_id": session_id,
+        "data": data,
+    }
+    return json.dumps(envelope, separators=(",", ":"), default=str)
+
+
+def open_store(settings: Settings) -> SessionStore:
+    """The store the settings name: Postgres when ``INTERVIEW_DATABASE_URL`` is set, else the
+    SQLite file (the single-machine default). Launcher and bots both open it this way."""
+    dsn = settings.resolved_database_url()
+    if dsn is not None:
+        from interview_pipeline.launcher.store_postgres import PostgresSessionStore
+
+        return PostgresSessionStore(dsn)
+    from interview_pipeline.launcher.store_sqlite import SqliteSessionStore
+
+    return SqliteSessionStore(settings.resolved_store_path())
 
 
 def __getattr__(name: str) -> Any:

@@ -130,13 +130,13 @@ def _redact(text: str, *secrets: str) -> str:
 
 async def run_job(bot: ModuleType, settings: Settings, job: dict[str, Any], chan: Channel) -> None:
     """Run one session to its end and report how it ended; never raises."""
-    from interview_pipeline.launcher.store import SqliteSessionStore
+    from interview_pipeline.launcher.store import open_store
     from interview_pipeline.personas import PersonaLibrary
 
     loop = asyncio.get_running_loop()
     commands = chan.commands(loop)
     token = str(job["token"])
-    store = SqliteSessionStore(Path(job["store_path"]))
+    store = open_store(settings)  # the launcher's store: SQLite file or shared Postgres
     try:
         library = PersonaLibrary(settings.personas_dir)
         persona = library.load(str(job["persona"]))
