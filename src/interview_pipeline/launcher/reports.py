@@ -58,6 +58,8 @@ class ReportService:
         self.personas = personas
         self.dir = settings.data_dir / "reports"
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        #: Called with the session id and the report's status once it is on disk (webhooks).
+        self.on_ready: Callable[[str, str], None] | None = None
 
     def path(self, session_id: str) -> Path:
         return self.dir / f"{session_id}.json"
@@ -118,6 +120,11 @@ class ReportService:
         tmp = self.path(session_id).with_suffix(".tmp")
         tmp.write_text(json.dumps(body))
         os.replace(tmp, self.path(session_id))
+        if self.on_ready is not None:
+            try:
+                self.on_ready(session_id, str(body["status"]))
+            except Exception as exc:  # the report is made; a failed notification is logged
+                logger.warning("session {}: report hook failed: {}", session_id, exc)
         logger.info(
             "session {}: report {} {:.2f} s after the session ended",
             session_id,
