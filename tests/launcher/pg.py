@@ -70,7 +70,7 @@ def find_bin_dir() -> Path | None:
     return versions[-1].parent if versions else None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -98,7 +98,7 @@ def local_postgres() -> Iterator[LocalPostgres]:
          "-E", "UTF8", "--no-sync", "--no-instructions"],
         check=True, capture_output=True, cwd=root,
     )  # fmt: skip
-    port = _free_port()
+    port = free_port()
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [*as_user, str(bin_dir / "postgres"), "-D", str(data), "-p", str(port),

@@ -150,6 +150,7 @@ def create_app(
         for issue in personas.issues:
             logger.error("persona file problem: {}", issue)
         logger.info("personas served: {}", ", ".join(sorted(personas.personas)) or "none")
+        logger.info("store: {} (launcher {})", launcher.store.where, launcher.lease.id)
         await launcher.lease.start()  # closes what this launcher's last process left live
         launcher.webhooks.start()
         await launcher.pool.start()

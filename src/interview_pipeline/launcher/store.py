@@ -109,6 +109,9 @@ class WebhookState:
 class SessionStore(Protocol):
     """What the launcher and the bots need from persistence; nothing backend-specific."""
 
+    #: Where the store is, for logs (never a password).
+    where: str
+
     def create(self, record: SessionRecord) -> None: ...
     def get(self, session_id: str) -> SessionRecord | None: ...
     def latest_in_room(self, room: str) -> SessionRecord | None: ...

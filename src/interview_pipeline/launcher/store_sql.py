@@ -52,6 +52,9 @@ _OPEN = _open()
 class SqlSessionStore:
     """Every store operation; a backend supplies ``_rows`` and ``_tx``."""
 
+    #: Where the store is, for logs: never a password.
+    where: str = "store"
+
     def __init__(self) -> None:
         # One connection per store object, used by one thread at a time; re-entrant so that a
         # statement inside a transaction takes the lock the transaction already holds.

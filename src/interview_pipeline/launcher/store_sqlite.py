@@ -25,6 +25,7 @@ class SqliteSessionStore(SqlSessionStore):
     def __init__(self, path: Path):
         super().__init__()
         self.path = path
+        self.where = f"sqlite {path}"
         path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: autocommit, explicit BEGIN IMMEDIATE where a read-then-write
         # must be atomic across processes (turn sequence numbers, status and its event).
