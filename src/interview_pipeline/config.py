@@ -140,8 +140,8 @@ class Settings(BaseSettings):
     #: Postgres DSN (``postgresql://user:password@host:5432/db``): one store that every launcher
     #: and bot host shares. Unset: the SQLite file at ``store_path`` (one machine).
     database_url: SecretStr | None = None
-    #: This launcher's name in a shared store (default ``hostname:port``); must be stable over
-    #: restarts and unique among the launchers sharing a store.
+    #: This launcher's name in the store (default: ``hostname:port`` with Postgres, ``hostname``
+    #: with SQLite); must be stable over restarts and unique among launchers sharing a store.
     launcher_id: str | None = None
     #: A launcher that has not renewed its lease for this long is taken for dead: another
     #: launcher closes its live sessions and delivers its pending webhooks.
@@ -181,7 +181,13 @@ class Settings(BaseSettings):
         return dsn
 
     def resolved_launcher_id(self) -> str:
-        return self.launcher_id or f"{socket.gethostname()}:{self.port}"
+        """``launcher_id``, else the host's name: with SQLite (one machine) a restart on any
+        port recovers its sessions at once; with a shared store ``hostname:port``, so that two
+        launchers on one host never take each other for their own previous process."""
+        if self.launcher_id:
+            return self.launcher_id
+        host = socket.gethostname()
+        return host if self.resolved_database_url() is None else f"{host}:{self.port}"
 
     def resolved_clip_cache_dir(self) -> Path:
         return self.clip_cache_dir or self.data_dir / "clips"
