@@ -40,13 +40,8 @@ _LIVE = f"status NOT IN ({', '.join('?' for _ in _TERMINAL)})"
 _ACTIVE_ARGS = tuple(str(s) for s in SessionStatus if s not in TERMINAL)
 _ACTIVE = f"status IN ({', '.join('?' for _ in _ACTIVE_ARGS)})"
 
-
-def _open(alias: str = "") -> str:
-    """An event still to deliver (neither delivered nor given up)."""
-    return f"{alias}delivered_at IS NULL AND {alias}dead_at IS NULL"
-
-
-_OPEN = _open()
+#: An event still to deliver (neither delivered nor given up).
+_OPEN = "delivered_at IS NULL AND dead_at IS NULL"
 
 
 class SqlSessionStore:
@@ -257,9 +252,8 @@ class SqlSessionStore:
         rows = self._rows(
             "SELECT e.n, e.event_id, e.session_id, e.type, e.body, e.attempts, s.webhook"
             " FROM webhook_events e JOIN sessions s ON s.id = e.session_id"
-            f" WHERE s.owner = ? AND {_open('e.')} AND e.retry_at <= ?"
-            " AND e.n = (SELECT MIN(f.n) FROM webhook_events f"
-            f" WHERE f.session_id = e.session_id AND {_open('f.')})"
+            " WHERE s.owner = ? AND e.retry_at <= ? AND e.n IN (SELECT MIN(n) FROM webhook_events"
+            f" WHERE {_OPEN} GROUP BY session_id)"
             " ORDER BY e.n LIMIT ?",
             (launcher_id, now, limit),
         )
