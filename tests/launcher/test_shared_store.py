@@ -5,6 +5,7 @@ that peer has stopped renewing its lease."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
@@ -16,10 +17,11 @@ from loguru import logger
 from interview_pipeline.launcher.livekit import LocalLiveKitServer
 from interview_pipeline.launcher.models import SessionStatus
 from interview_pipeline.launcher.store_postgres import PostgresSessionStore
+from interview_pipeline.launcher.webhooks import key_id
 from interview_pipeline.transcript import Turn
 
 from .candidate import SimulatedCandidate
-from .conftest import body, make_settings, running_launcher
+from .conftest import API_KEY, body, make_settings, running_launcher
 from .pg import LocalPostgres, free_port
 from .test_store import record
 
@@ -48,7 +50,11 @@ async def test_a_bot_writes_to_postgres_and_a_peer_serves_it(
 ) -> None:
     dsn = postgres.new_database()
     common = {"database_url": dsn, "launcher_lease_s": 3.0}
-    a = make_settings(tmp_path / "a", livekit_server, launcher_id="a", **common)
+    # Sessions made with API_KEY send their events to its own endpoint (nobody listens there).
+    hooks = json.dumps({API_KEY: {"url": f"http://127.0.0.1:{free_port()}/", "secret": "s"}})
+    a = make_settings(
+        tmp_path / "a", livekit_server, launcher_id="a", webhook_endpoints=hooks, **common
+    )
     b = make_settings(tmp_path / "b", livekit_server, launcher_id="b", pool_size=0, **common)
     async with running_launcher(a) as (_, on_a), running_launcher(b) as (_, on_b):
         r = await on_a.post("/sessions", json=body())
@@ -74,6 +80,11 @@ async def test_a_bot_writes_to_postgres_and_a_peer_serves_it(
         assert ended["status"] == "completed"
         assert [t["kind"] for t in ended["transcript"]] == ["opening", "closing"]
         assert (await status_of(on_b, sid))["status"] == "completed"
+    store = PostgresSessionStore(dsn)
+    stored = store.get(sid)
+    assert stored is not None and (stored.owner, stored.webhook) == ("a", key_id(API_KEY))
+    assert store.webhook_state(sid).pending >= 1  # undelivered: still queued for a
+    store.close()
 
 
 async def test_restart_closes_its_own_and_a_dead_peers_sessions_only(

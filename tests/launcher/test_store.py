@@ -189,3 +189,20 @@ def test_two_launchers_close_only_their_own_or_expired_sessions(store_location: 
     assert [e.session_id for e in b.due_events("b", now=time.time() + 1)] == ["a2"]
     a.close()
     b.close()
+
+
+def _open_and_close(location: str) -> None:
+    open_location(location).close()
+
+
+def test_processes_opening_an_empty_store_at_once_migrate_it_once(store_location: str) -> None:
+    """The launcher and its bots all migrate on open; racing opens apply each step once."""
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_open_and_close, args=(store_location,)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    versions = _raw(store_location, ["SELECT version FROM schema_migrations ORDER BY version"])
+    assert [v[0] for v in versions] == [s.version for s in migrations.STEPS]
