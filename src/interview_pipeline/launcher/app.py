@@ -87,11 +87,12 @@ class Launcher:
         self.sessions.on_ended = self._session_ended
 
     def _session_ended(self, session_id: str) -> None:
-        """Final status written: the transcript is complete, and its report can be made."""
+        """Final status written: the transcript is complete, and its report can be made (the
+        report task runs later, so its event still comes after this one)."""
+        self.reports.schedule(session_id)
         turns = len(self.store.turns(session_id))
         if self.store.add_event(session_id, "session.transcript_ready", {"turns": turns}):
             self.webhooks.notify()
-        self.reports.schedule(session_id)
 
     def _report_ready(self, session_id: str, status: str) -> None:
         data = {"status": status, "report_url": f"{self.base_url()}/sessions/{session_id}/report"}
