@@ -234,6 +234,21 @@ async def test_an_event_given_up_lets_the_next_one_go(
     store.close()
 
 
+async def test_stopping_flushes_what_is_due(
+    store_location: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    """Shutdown sends the events of the sessions it just drained before the launcher exits."""
+    store = seeded(store_location, {"a": GLOBAL, "b": GLOBAL})
+    for sid in ("a", "b"):
+        store.update(sid, status=SessionStatus.COMPLETED)
+        store.add_event(sid, "session.transcript_ready", {"turns": 0})
+    hooks = dispatcher(tmp_path, store, receiver.url, FakeTime())
+    await hooks.stop(flush_s=10.0)
+    assert len(receiver.delivered()) == 4
+    assert store.webhook_counts()["pending"] == 0
+    store.close()
+
+
 def test_per_key_endpoints_and_config_errors(tmp_path: Path) -> None:
     endpoints = json.dumps({API_KEY: {"url": "http://127.0.0.1:1/a", "secret": "s"}})
     settings = make_settings(tmp_path, None, webhook_endpoints=endpoints)

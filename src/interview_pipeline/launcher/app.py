@@ -161,8 +161,8 @@ def create_app(
             await launcher.sessions.drain(settings.drain_grace_s)
             await launcher.reports.wait()
             await launcher.lease.stop()
-            # Delivered or not, events stay in the store: the next start (or a peer) sends them.
-            await launcher.webhooks.stop()
+            # What is due goes out now; the rest stays in the store for the next start or a peer.
+            await launcher.webhooks.stop(flush_s=5.0)
             launcher.store.close()
             if on_shutdown is not None:
                 on_shutdown()

@@ -153,12 +153,21 @@ class WebhookDispatcher:
         """An event was queued: look now rather than at the next poll."""
         self._wake.set()
 
-    async def stop(self) -> None:
+    async def stop(self, flush_s: float = 0.0) -> None:
+        """Stop delivering. With ``flush_s`` (shutdown), first send what is due now (the
+        sessions just drained) for at most that long; the rest (a retry not yet due) waits in
+        the store for the next start or a peer."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if flush_s > 0 and self.config.configured:
+            # Timeout or a store error: shutdown goes on, the events stay queued.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(flush_s):
+                    while await self.deliver_due():
+                        pass
         await self._client.aclose()
 
     async def _run(self) -> None:
