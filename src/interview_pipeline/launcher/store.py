@@ -54,6 +54,11 @@ CREATE TABLE IF NOT EXISTS turns (
 );
 """
 
+#: Its own table, not columns of ``sessions``: existing stores need no migration for it.
+_CONSENT_SCHEMA = """CREATE TABLE IF NOT EXISTS consents (
+    session_id TEXT PRIMARY KEY REFERENCES sessions(id),
+    version TEXT NOT NULL, text_sha256 TEXT NOT NULL, accepted_at REAL NOT NULL);"""
+
 _SESSION_COLUMNS = (
     "id",
     "room",
@@ -96,6 +101,15 @@ class SessionRecord:
     damaged: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ConsentRecord:
+    """What the candidate accepted on their page before joining, and when (server clock)."""
+
+    version: str
+    text_sha256: str  # of the notice as shown (placeholders filled): which wording it was
+    accepted_at: float
+
+
 @dataclass
 class StoredTurn:
     seq: int
@@ -117,6 +131,8 @@ class SessionStore(Protocol):
     def append_turn(self, session_id: str, turn: Turn) -> int: ...
     def turns(self, session_id: str, after: int = 0) -> list[StoredTurn]: ...
     def count_by_status(self) -> dict[SessionStatus, int]: ...
+    def record_consent(self, session_id: str, consent: ConsentRecord) -> ConsentRecord: ...
+    def consent(self, session_id: str) -> ConsentRecord | None: ...
     def close(self) -> None: ...
 
 
@@ -151,6 +167,7 @@ class SqliteSessionStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=10000")
             self._db.executescript(_SCHEMA)
+            self._db.executescript(_CONSENT_SCHEMA)
 
     # --- sessions --------------------------------------------------------------------------
     def create(self, record: SessionRecord) -> None:
@@ -284,6 +301,26 @@ class SqliteSessionStore:
             )
             for r in rows
         ]
+
+    # --- consent ---------------------------------------------------------------------------
+    def record_consent(self, session_id: str, consent: ConsentRecord) -> ConsentRecord:
+        """Keep the first acceptance: a reloaded page accepting again does not move its time."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO consents (session_id, version, text_sha256, accepted_at)"
+                " VALUES (?,?,?,?)",
+                (session_id, consent.version, consent.text_sha256, consent.accepted_at),
+            )
+        return self.consent(session_id) or consent
+
+    def consent(self, session_id: str) -> ConsentRecord | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM consents WHERE session_id = ?", (session_id,)
+            ).fetchone()
+        if row is None:
+            return None
+        return ConsentRecord(_str(row["version"]), _str(row["text_sha256"]), row["accepted_at"])
 
     def sink(self, session_id: str) -> SessionTranscriptSink:
         return SessionTranscriptSink(self, session_id)
