@@ -43,9 +43,11 @@ def chromium_binary() -> str | None:
 
 
 class Chromium:
-    def __init__(self, binary: str, *, fake_mic_wav: Path | None = None):
+    def __init__(self, binary: str, *, fake_mic_wav: Path | None = None, fake_ui: bool = True):
         self.binary = binary
         self.fake_mic_wav = fake_mic_wav
+        #: Without it, microphone permission is what ``Browser.setPermission`` says.
+        self.fake_ui = fake_ui
         self.profile = Path(tempfile.mkdtemp(prefix="chromium-"))
         self.proc: asyncio.subprocess.Process | None = None
         self._ws: Any = None
@@ -64,12 +66,13 @@ class Chromium:
             "--disable-sync",
             "--disable-features=WebRtcHideLocalIpsWithMdns",
             "--autoplay-policy=no-user-gesture-required",
-            "--use-fake-ui-for-media-stream",
             "--use-fake-device-for-media-stream",
             f"--user-data-dir={self.profile}",
             "--remote-debugging-port=0",
             "--remote-allow-origins=*",
         ]
+        if self.fake_ui:
+            args.append("--use-fake-ui-for-media-stream")
         if self.fake_mic_wav is not None:
             args.append(f"--use-file-for-fake-audio-capture={self.fake_mic_wav}%noloop")
         self.proc = await asyncio.create_subprocess_exec(
