@@ -104,6 +104,28 @@ async def checked(page: Chromium, phase: str) -> None:
     assert violations == [], (phase, violations)
 
 
+async def captioned(page: Chromium, words: str, timeout_s: float) -> None:
+    """Wait for the interviewer's ``words`` in the page's captions."""
+    found = f"c.who === 'interviewer' && c.text.includes({words!r})"
+    await until(page, f"window.interview.captions.some(c => {found})", timeout_s)
+
+
+async def check_microphone(
+    page: Chromium, expect: str, *, permission: tuple[str, str] | None = None
+) -> None:
+    """Press "Check my microphone" (by keyboard), after setting the site's permission."""
+    if permission is not None:
+        setting, origin = permission
+        descriptor = {"name": "microphone"}
+        await page.send(
+            "Browser.setPermission",
+            {"permission": descriptor, "setting": setting, "origin": origin},
+        )
+    await page.tab_to("mic-check")
+    await page.press("Enter")
+    await until(page, f"window.interview.mic.status === {expect!r}", 20)
+
+
 async def test_candidate_page_in_chromium(
     tmp_path: Path, livekit_server: LocalLiveKitServer
 ) -> None:
@@ -131,9 +153,7 @@ async def test_candidate_page_in_chromium(
                 await page.viewport(*PHONE, mobile=True)
                 await until(page, "window.interview && window.interview.phase === 'ready'", 30)
                 await checked(page, "1-before-joining")
-                await page.tab_to("mic-check")
-                await page.press("Enter")
-                await until(page, "window.interview.mic.status === 'ok'", 20)
+                await check_microphone(page, "ok")
                 await page.tab_to("speaker-test")
                 await page.press("Enter")
                 assert await page.evaluate("window.interview.speakerTestedAt > 0")
@@ -159,12 +179,7 @@ async def test_candidate_page_in_chromium(
                 await until(page, "window.interview.phase === 'live'", 30)
                 # The greeting's words reach the captions as it is spoken.
                 greeting = persona.render(persona.opening, "Sam").split(",")[0]  # "Hello Sam"
-                await until(
-                    page,
-                    "window.interview.captions.some(c => c.who === 'interviewer' && "
-                    f"c.text.startsWith({greeting!r}))",
-                    30,
-                )
+                await captioned(page, greeting, 30)
                 timing = await page.evaluate(
                     "[window.interview.firstCaptionAt - window.interview.joinClickedAt,"
                     " window.interview.firstAudioAt - window.interview.joinClickedAt]"
@@ -221,12 +236,7 @@ async def test_candidate_page_in_chromium(
                 # The end: the closing line is heard and captioned, then the end screen.
                 ending = asyncio.ensure_future(client.delete(f"/sessions/{sid}"))
                 closing = persona.render(persona.closing, "Sam").split(",")[0]  # "Thank you Sam"
-                await until(
-                    page,
-                    "window.interview.captions.some(c => c.who === 'interviewer' && "
-                    f"c.text.includes({closing!r}))",
-                    45,
-                )
+                await captioned(page, closing, 45)
                 await until(page, "window.interview.phase === 'ended'", 30)
                 end_text = await page.evaluate("document.getElementById('ended').innerText")
                 assert persona.render(persona.end_screen, "Sam").split("\n")[0] in end_text
@@ -260,27 +270,14 @@ async def test_page_permission_denied_consent_and_leave(
                 await until(page, "window.interview && window.interview.phase === 'ready'", 30)
                 text = await page.evaluate("document.getElementById('consent-text').innerText")
                 assert "recorded" in text and "AI" in text and "12 months" in text
-                origin = {"origin": base}
-                await page.send(
-                    "Browser.setPermission",
-                    {"permission": {"name": "microphone"}, "setting": "denied", **origin},
-                )
-                await page.tab_to("mic-check")
-                await page.press("Enter")
-                await until(page, "window.interview.mic.status === 'denied'", 20)
+                await check_microphone(page, "denied", permission=("denied", base))
                 message = await page.evaluate("document.getElementById('mic-message').innerText")
                 assert "blocked" in message and "Try again" in message, message
                 await page.tab_to("consent-accept")
                 await page.press("Space")
                 assert await page.evaluate("document.getElementById('join').disabled")
                 await checked(page, "6-microphone-blocked")
-                await page.send(
-                    "Browser.setPermission",
-                    {"permission": {"name": "microphone"}, "setting": "granted", **origin},
-                )
-                await page.tab_to("mic-check")
-                await page.press("Enter")
-                await until(page, "window.interview.mic.status === 'ok'", 20)
+                await check_microphone(page, "ok", permission=("granted", base))
                 await page.tab_to("join")
                 await page.press("Enter")
                 await until(page, "window.interview.phase === 'live'", 30)
