@@ -43,11 +43,20 @@ def chromium_binary() -> str | None:
 
 
 class Chromium:
-    def __init__(self, binary: str, *, fake_mic_wav: Path | None = None, fake_ui: bool = True):
+    def __init__(
+        self,
+        binary: str,
+        *,
+        fake_mic_wav: Path | None = None,
+        fake_ui: bool = True,
+        fake_devices: bool = True,
+    ):
         self.binary = binary
         self.fake_mic_wav = fake_mic_wav
         #: Without it, microphone permission is what ``Browser.setPermission`` says.
         self.fake_ui = fake_ui
+        #: Without them Chromium sees this machine's real devices (here: no microphone at all).
+        self.fake_devices = fake_devices
         self.profile = Path(tempfile.mkdtemp(prefix="chromium-"))
         self.proc: asyncio.subprocess.Process | None = None
         self._ws: Any = None
@@ -66,11 +75,12 @@ class Chromium:
             "--disable-sync",
             "--disable-features=WebRtcHideLocalIpsWithMdns",
             "--autoplay-policy=no-user-gesture-required",
-            "--use-fake-device-for-media-stream",
             f"--user-data-dir={self.profile}",
             "--remote-debugging-port=0",
             "--remote-allow-origins=*",
         ]
+        if self.fake_devices:
+            args.append("--use-fake-device-for-media-stream")
         if self.fake_ui:
             args.append("--use-fake-ui-for-media-stream")
         if self.fake_mic_wav is not None:

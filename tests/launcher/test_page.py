@@ -311,3 +311,28 @@ async def test_page_permission_denied_consent_and_leave(
             assert r.json()["consent"]["accepted_at"] == consent.accepted_at
             html = (await client.get(f"/sessions/{sid}/report?format=html")).text
             assert f"version <b>{persona.consent.version}</b>" in html
+
+
+async def test_page_without_a_microphone(
+    tmp_path: Path, livekit_server: LocalLiveKitServer
+) -> None:
+    """Chromium with this machine's own devices (it has none): the page says to connect one."""
+    binary = browser()
+    settings = make_settings(tmp_path, livekit_server, pool_size=0, port=free_port())
+    async with serving(settings, str(FAKEBOT)):
+        base = f"http://127.0.0.1:{settings.port}"
+        async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=60) as client:
+            created = (await client.post("/sessions", json=body())).json()
+            page = Chromium(binary, fake_devices=False)
+            try:
+                await page.open(created["join_url"])
+                await until(page, "window.interview && window.interview.phase === 'ready'", 30)
+                await check_microphone(page, "missing")
+                message = await page.evaluate("document.getElementById('mic-message').innerText")
+                assert message.startswith("No microphone was found"), message
+                await page.tab_to("consent-accept")
+                await page.press("Space")
+                assert await page.evaluate("document.getElementById('join').disabled")
+            finally:
+                await page.close()
+            await client.delete(f"/sessions/{created['session_id']}")
