@@ -198,8 +198,25 @@ async def test_candidate_page_in_chromium(
                 await page.press("Space")
                 assert not await page.evaluate("document.getElementById('captions').hidden")
 
-                # The status line follows the interview: the candidate's turn, then theirs.
+                # The status line follows the interview: now it is the candidate's turn.
                 await until(page, "window.interview.statusLine.startsWith('Your turn')", 60)
+
+                # A dropped network: "reconnecting" at once, then the interview resumes.
+                await page.offline(True)
+                await until(page, "window.interview.phase === 'reconnecting'", 10)
+                banner = await page.evaluate("document.getElementById('connection').innerText")
+                assert "Reconnecting" in banner
+                await checked(page, "4-reconnecting")
+                await asyncio.sleep(3)
+                await page.offline(False)
+                await until(
+                    page,
+                    "window.interview.phase === 'live' && window.interview.lkReconnects >= 1",
+                    45,
+                )
+                assert await page.evaluate("document.getElementById('connection').hidden")
+
+                # The candidate's words as recognised, then the interviewer's turn again.
                 said = await until(
                     page,
                     "window.interview.captions.filter(c => c.who === 'candidate')"
@@ -217,21 +234,6 @@ async def test_candidate_page_in_chromium(
                 )
                 assert "Maya:" in transcript
                 assert await page.evaluate("window.interview.errors") == []
-
-                # A dropped network: "reconnecting" at once, then the interview resumes.
-                await page.offline(True)
-                await until(page, "window.interview.phase === 'reconnecting'", 10)
-                banner = await page.evaluate("document.getElementById('connection').innerText")
-                assert "Reconnecting" in banner
-                await checked(page, "4-reconnecting")
-                await asyncio.sleep(3)
-                await page.offline(False)
-                await until(
-                    page,
-                    "window.interview.phase === 'live' && window.interview.lkReconnects >= 1",
-                    45,
-                )
-                assert await page.evaluate("document.getElementById('connection').hidden")
 
                 # The end: the closing line is heard and captioned, then the end screen.
                 ending = asyncio.ensure_future(client.delete(f"/sessions/{sid}"))

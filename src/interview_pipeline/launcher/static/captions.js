@@ -11,6 +11,10 @@
 
   page.captions = function (state, box, names) {
     const lines = []; // {who, segments: Map(id -> text), finals: [], interim: "", el}
+    // A sentence's later messages ("completed") can come after its turn's line was closed
+    // (the bot paused between sentences): they update the line the sentence is on.
+    const bySegment = new Map();
+    let unnamed = 0; // ids for text that comes without a segment id: each its own
     let sawBotOutput = false;
     let textSeen = false; // the current interviewer line has words (a new turn starts a new line)
     state.captions = [];
@@ -51,7 +55,9 @@
 
     function interviewerSays(segment, words) {
       if (!words) return;
-      const line = current("interviewer");
+      const line = bySegment.get(segment) || current("interviewer");
+      bySegment.set(segment, line);
+      if (bySegment.size > 200) bySegment.delete(bySegment.keys().next().value);
       line.segments.set(segment, words);
       textSeen = true;
       render(line);
@@ -60,7 +66,7 @@
     function botOutput(data) {
       if (!data || !data.will_be_spoken || typeof data.text !== "string") return;
       sawBotOutput = true;
-      const id = data.segment_id != null ? data.segment_id : data.text;
+      const id = data.segment_id != null ? data.segment_id : "t" + (unnamed += 1);
       const progress = data.spoken_progress;
       if (data.spoken_status === "in-progress" && progress) {
         interviewerSays(id, progress.accumulated_text);
@@ -87,7 +93,7 @@
           botOutput(msg.data);
           break;
         case "bot-tts-text": // servers that send no bot-output
-          if (!sawBotOutput && msg.data) interviewerSays(msg.data.text, msg.data.text);
+          if (!sawBotOutput && msg.data) interviewerSays("t" + (unnamed += 1), msg.data.text);
           break;
         case "user-transcription":
           candidateSays(msg.data);
