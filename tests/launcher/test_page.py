@@ -126,6 +126,7 @@ async def check_microphone(
     await until(page, f"window.interview.mic.status === {expect!r}", 20)
 
 
+@pytest.mark.timeout(600)  # minutes only on a loaded machine (the bot's speech slows too)
 async def test_candidate_page_in_chromium(
     tmp_path: Path, livekit_server: LocalLiveKitServer
 ) -> None:
@@ -199,7 +200,7 @@ async def test_candidate_page_in_chromium(
                 assert not await page.evaluate("document.getElementById('captions').hidden")
 
                 # The status line follows the interview: now it is the candidate's turn.
-                await until(page, "window.interview.statusLine.startsWith('Your turn')", 60)
+                await until(page, "window.interview.statusLine.startsWith('Your turn')", 120)
 
                 # A dropped network: "reconnecting" at once, then the interview resumes.
                 await page.offline(True)
@@ -217,13 +218,16 @@ async def test_candidate_page_in_chromium(
                 assert await page.evaluate("document.getElementById('connection').hidden")
 
                 # The candidate's words as recognised, then the interviewer's turn again.
+                # (Words of maya_process.wav; either half may be what the STT caught first.)
                 said = await until(
                     page,
                     "window.interview.captions.filter(c => c.who === 'candidate')"
-                    ".map(c => c.text).join(' ')",
-                    LEAD_SILENCE_S + 60,
+                    ".map(c => c.text).join(' ').match(/research|prototype/i)",
+                    LEAD_SILENCE_S + 120,
                 )
-                assert "research" in said.lower(), said
+                assert said, said
+                shown = await page.evaluate("document.getElementById('captions').innerText")
+                assert "You:" in shown, shown
                 await until(
                     page, "/Maya is (thinking|speaking)/.test(window.interview.statusLine)", 30
                 )
