@@ -104,6 +104,11 @@ async def test_observed_statuses_are_documented(
             await expect(401, "GET", f"/join/{b['session_id']}/{route}", headers=token)
             await expect(422, "GET", f"/join/{long_id}/{route}", headers=token)
         await expect(422, "GET", f"/join/{sid}/transcript", params={"after": -1}, headers=token)
+        consent = f"/join/{sid}/consent"
+        await expect(401, "POST", consent, json={"version": "x"}, headers=no_key)
+        await expect(422, "POST", consent, json={}, headers=token)
+        await expect(409, "POST", consent, json={"version": "x"}, headers=token)
+        await expect(200, "POST", consent, json={"version": "bluebird-2026-12"}, headers=token)
 
         await expect(200, "GET", "/healthz")
         await expect(200, "GET", "/metrics")

@@ -108,6 +108,20 @@ CREATE INDEX webhook_events_open ON webhook_events(session_id, n) WHERE delivere
             for dialect, real, serial in _DIALECT_TYPES
         },
     ),
+    Step(
+        3,
+        "the candidate's consent (its own table: one row per session, the first acceptance)",
+        _both(
+            """
+CREATE TABLE consents (
+    session_id TEXT PRIMARY KEY REFERENCES sessions(id),
+    version TEXT NOT NULL,
+    text_sha256 TEXT NOT NULL,
+    accepted_at REAL NOT NULL
+)
+"""
+        ),
+    ),
 )
 
 LATEST = STEPS[-1].version
