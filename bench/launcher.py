@@ -276,15 +276,13 @@ def serve_fakes() -> None:
     """Run in a child process: the three vendor fakes, cheap enough not to be the bottleneck."""
     import numpy as np
 
-    from interview_pipeline.fakes import DeepgramFake, ElevenLabsFake, OpenAIFake
+    from interview_pipeline.fakes import DeepgramFake, ElevenLabsFake, OpenAIFake, tone_synth
 
     def transcribe(pcm: np.ndarray, rate: int) -> str:
         return FIXED_ANSWER_TEXT
 
     def tone(text: str, rate: int) -> bytes:
-        seconds = min(4.0, 0.05 * len(text) + 0.3)
-        t = np.arange(int(rate * seconds)) / rate
-        return (0.3 * 32767 * np.sin(2 * np.pi * 220 * t)).astype(np.int16).tobytes()
+        return tone_synth(text[:74], rate, seconds_per_char=0.05)  # at most 4 s a line
 
     async def run() -> None:
         fakes = (

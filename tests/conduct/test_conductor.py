@@ -390,7 +390,7 @@ async def test_line_cut_by_a_tts_fault_is_marked_and_its_question_asked_again() 
     async with Harness(_persona()) as h:
         await h.conductor.begin()
         await h.send(BotStartedSpeakingFrame(), UP)
-        h.conductor.line_faulted()  # the TTS failed and recovered mid-line
+        await h.conductor.line_faulted()  # the TTS failed and recovered mid-line
         await h.send(BotStoppedSpeakingFrame(), UP)
         line = SimpleNamespace(content="Hi Sam.", interrupted=False)
         verdict = h.conductor.note_line("Hi Sam.", False)
@@ -431,3 +431,27 @@ async def test_a_reply_cancelled_by_the_candidate_is_not_taken_for_an_llm_failur
         await asyncio.sleep(0.4)  # past the reply's deadline
     assert h.said() == ["Hi Sam. First?"]  # no fallback line
     assert h.conductor.degraded == {}
+
+
+async def test_line_that_never_played_is_said_again_once_then_the_interview_ends() -> None:
+    """The TTS gave no audio for the greeting (first audio later than pipecat waits): nothing
+    will say the line ended, so it is said again at once; a second silent line ends."""
+    async with Harness(_persona()) as h:
+        await h.conductor.begin()
+        await h.conductor.line_faulted()  # "TTS context ... completed with no audio"
+        await h.until(lambda: len(h.said()) == 2)
+        assert h.said()[1] == h.said()[0]  # the same line, verbatim
+        await h.conductor.line_faulted()
+        await h.until(lambda: h.conductor.outcome == "failed")
+    assert "no audio" in (h.conductor.outcome_reason or "")
+    assert h.conductor.degraded["tts"] == 2
+
+
+async def test_a_line_that_played_resets_the_retry() -> None:
+    async with Harness(_persona()) as h:
+        await h.conductor.begin()
+        await h.conductor.line_faulted()
+        await h.until(lambda: len(h.said()) == 2)
+        await h.send(BotStartedSpeakingFrame(), UP)  # the second try was heard
+        await h.send(BotStoppedSpeakingFrame(), UP)
+        assert h.conductor.outcome is None

@@ -145,7 +145,7 @@ class InterviewConductor(InterviewLines):
             if not self._bot_speaking:
                 self._line_started = now
             self._bot_speaking = True
-            self._reply_pending = False
+            self._reply_pending, self._line_retried = False, False
             self._silence.clock.pause(now)
             await self._silence.cancel()
         elif isinstance(frame, BotStoppedSpeakingFrame):

@@ -55,6 +55,10 @@ APOLOGY_LINE = (
 _END_GUARD_MARGIN_S = 5.0
 
 
+#: How long after the TTS's own first-audio timeout the conductor's line watch fires.
+_WATCH_MARGIN_S = 2.0
+
+
 @dataclass(frozen=True)
 class FaultLimits:
     """How long a queued line may take to start playing, and how many LLM failures in a row
@@ -71,7 +75,9 @@ class FaultLimits:
         llm = settings.llm_timeout_s * (settings.llm_retries + 1) + settings.llm_retries
         return cls(
             reply_s=llm + settings.tts_timeout_s,
-            line_s=settings.tts_timeout_s,
+            # pipecat's own first-audio wait is ``tts_timeout_s`` (providers); the watch is
+            # the backstop for a TTS that neither speaks nor errs, so it fires after that.
+            line_s=settings.tts_timeout_s + _WATCH_MARGIN_S,
             llm_failures_to_end=settings.llm_failures_to_end,
         )
 
@@ -94,6 +100,8 @@ class InterviewLines(FrameProcessor):
         self.current: Step | None = None
         self.started_at: float | None = None
         self.outcome: str | None = None
+        #: The end was sent: from here on vendors disconnect because the pipeline ends.
+        self.closing = False
         #: Why the interview ended ("all questions asked", "time budget", "no answer", ...).
         self.outcome_reason: str | None = None
         #: Silence prompts spoken, for metrics and the design note.
@@ -130,6 +138,10 @@ class InterviewLines(FrameProcessor):
         self._line_fault = False
         #: The line queued last is the LLM's reply (not a scripted line).
         self._llm_line = False
+        #: The scripted line queued last (step, words), to say again if none of it played.
+        self._queued: tuple[Step, str] | None = None
+        #: A line that produced no audio was said again; a second silent one is the end.
+        self._line_retried = False
         #: A reply (or a fallback line) was queued and has not started playing: its deadline.
         self._line_watch: asyncio.Task[None] | None = None
 
@@ -203,8 +215,9 @@ class InterviewLines(FrameProcessor):
         """Speak a scripted line verbatim (no LLM), in order with anything already queued."""
         self._set_step(step, scripted=True)
         await self._announce(step)
-        self._reply_pending, self._llm_line = True, False
-        await self.push_frame(TTSSpeakFrame(text if text is not None else step.verbatim))
+        words = text if text is not None else step.verbatim
+        self._reply_pending, self._llm_line, self._queued = True, False, (step, words)
+        await self.push_frame(TTSSpeakFrame(words))
 
     async def welcome_back(self) -> None:
         """The candidate rejoined: greet them and ask the same question again."""
@@ -260,6 +273,7 @@ class InterviewLines(FrameProcessor):
         return not (self._end.pending and cut_goodbye)
 
     async def _send_end(self, reason: str) -> None:
+        self.closing = True  # vendors disconnecting from here on are the pipeline ending
         await self.push_frame(EndWorkerFrame(reason=reason))
 
     # --- vendor faults (faults/policy.py says which role failed) ---------------------------
@@ -283,12 +297,35 @@ class InterviewLines(FrameProcessor):
         await self._watch_line(self.faults.line_s, "TTS gave no audio for the plan's line")
         await self._after_direct(step)
 
-    def line_faulted(self) -> None:
-        """The TTS failed and recovered while this line was spoken: some of it was lost."""
-        if self._line_fault or not (self._bot_speaking or self._reply_pending):
+    async def line_faulted(self) -> None:
+        """The TTS failed and recovered while a line was queued or spoken: some was lost.
+
+        Part of a line played: it is marked cut when it ends (``note_line``) and its question
+        asked again. None of it played (the vendor gave no audio in time): nothing will
+        report the line ended, so it is said again now, once; a second silent line ends the
+        interview, because a candidate must never sit in a silence nobody will break.
+        """
+        if self.closing or self._line_fault or not (self._bot_speaking or self._reply_pending):
             return  # counted once per line; between lines nothing was lost
-        self._line_fault = True
         self.degraded["tts"] = self.degraded.get("tts", 0) + 1
+        if self._bot_speaking:
+            self._line_fault = True
+            return
+        if self._line_retried or self.current is None:
+            await self.end_failed("TTS gave no audio for the line, twice", spoken=False)
+            return
+        self._line_retried = True
+        step, words = self.current, None
+        if not self._llm_line and self._queued is not None:
+            step, words = self._queued
+        elif step.kind is StepKind.FOLLOW_UP:  # the LLM's words are lost: the plan's instead
+            step = self.plan.next_question(step.answer, reason="TTS lost the follow-up")
+        logger.warning(f"{self}: the line produced no audio; saying it again")
+        await self._stop_line_watch()
+        await self.say(step, words)
+        await self._watch_line(self.faults.line_s, "TTS gave no audio for the line")
+        if words is None:
+            await self._after_direct(step)  # a new step: it may be the closing one
 
     def llm_replied(self) -> None:
         """A reply from the LLM was heard: failures are counted in a row."""

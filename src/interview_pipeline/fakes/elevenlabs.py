@@ -51,6 +51,14 @@ _TAG = re.compile(r"<[^>]+>")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
+def tone_synth(text: str, sample_rate: int, *, seconds_per_char: float = 0.065) -> bytes:
+    """A quiet 220 Hz tone as long as the text would take to say: for tests and benches
+    where nobody listens to the interviewer, so the fake's timing never waits on a CPU."""
+    seconds = 0.3 + seconds_per_char * len(text)
+    t = np.arange(int(sample_rate * seconds)) / sample_rate
+    return (0.3 * 32767 * np.sin(2 * np.pi * 220 * t)).astype(np.int16).tobytes()
+
+
 class PiperSynth:
     """Local Piper voice (``en_US-joe-medium``), loaded once per process, with a result cache.
 
