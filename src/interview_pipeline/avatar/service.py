@@ -66,7 +66,7 @@ from interview_pipeline.avatar.clips import (
     split_sentences,
     voice_key,
 )
-from interview_pipeline.avatar.face import DEFAULT_LAYOUT, pixel_digest, prepare_portrait
+from interview_pipeline.avatar.face import DEFAULT_LAYOUT, pixel_digest, prepare_face
 from interview_pipeline.avatar.local import FaceRenderer, LocalFaceRenderer
 from interview_pipeline.avatar.matcher import Action, ClipMatcher, PassAudio, PlayClips
 from interview_pipeline.avatar.metrics import CLIP_PLAYS, FRAMES_SKIPPED
@@ -117,11 +117,11 @@ class HedraVideoService(FrameProcessor):
         self._renderer = renderer
         self._library = clip_library
         if self.enabled and (renderer is None or clip_library is None):
-            image = prepare_portrait(portrait, self.width, self.height, persona.id)
+            image, face = prepare_face(portrait, self.width, self.height, persona.id)
             if self._renderer is None:
                 layout = DEFAULT_LAYOUT if portrait is None else None
                 self._renderer = LocalFaceRenderer(
-                    self.width, self.height, image=image, layout=layout
+                    self.width, self.height, image=image, layout=layout, face=face
                 )
             if self._library is None and spec.renderer is AvatarRenderer.HEDRA:
                 tts = "elevenlabs" if settings.resolved_tts() is TTSProvider.ELEVENLABS else "piper"

@@ -137,7 +137,7 @@ def _load(path: Path, display: str) -> Persona:
 
 
 def _file_checks(persona: Persona, path: Path, doc: ParsedYaml, display: str) -> list[PersonaIssue]:
-    """Checks that need the file system: the id matches the file, the portrait exists."""
+    """Checks that need the file system: the id matches the file, the portrait shows a face."""
     issues = []
     if persona.id != path.stem:
         issues.append(
@@ -166,7 +166,20 @@ def _file_checks(persona: Persona, path: Path, doc: ParsedYaml, display: str) ->
                     im.verify()
             except Exception:
                 issues.append(PersonaIssue(display, line, "avatar.image", "not a readable image"))
+            else:
+                problem = (
+                    _portrait_problem(image) if persona.avatar.renderer.value != "none" else None
+                )
+                if problem:
+                    issues.append(PersonaIssue(display, line, "avatar.image", problem))
     return issues
+
+
+def _portrait_problem(image: Path) -> str | None:
+    """Why the avatar could not animate this photo (no face, several, too small, profile)."""
+    from interview_pipeline.avatar.portrait import check_portrait
+
+    return check_portrait(image)
 
 
 def _is_file(path: Path) -> bool:
