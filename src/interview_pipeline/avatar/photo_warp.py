@@ -161,24 +161,40 @@ def eye_sprites(
         h, w = region.shape[:2]
         rows = np.arange(h, dtype=np.float32)[:, None]
         xs = np.arange(w, dtype=np.float32) - (ex - x0)
-        profile = np.clip(1 - (xs / (0.62 * ew)) ** 2, 0, 1) ** 0.5
+        profile = np.clip(1 - (xs / (0.6 * ew)) ** 2, 0, 1)
         cy = ey - y0
-        top = cy - 0.45 * ew  # below the brow (and most glasses rims): stays put
-        lid = cy - 0.26 * ew * profile  # the lid's skin ends here, above the lashes
+        # The lid is the band of skin between brow and crease, [top, lid]; a blink stretches
+        # it down to ``low``, the lower lash line, most at the middle of the eye.
+        top, lid = cy - 0.42 * ew, cy - 0.24 * ew
+        low = cy + 0.2 * ew * profile  # closed, the lid meets the corners
+        reach = np.clip(1 - (xs / (0.62 * ew)) ** 2, 0, 1) ** 0.35
         lash = np.quantile(region.mean(axis=2), 0.05)
+        # Stretching a thin band streaks it, so the covering lid is half the stretched skin,
+        # half that skin's colour smoothed along the lid, shaded darker toward its edge.
+        skin = region[max(0, int(top)) : max(1, int(lid))].mean(axis=0)
+        k = max(1, int(0.3 * ew))
+        skin = np.stack(
+            [np.convolve(np.pad(c, k, mode="edge"), np.ones(2 * k + 1) / (2 * k + 1), "valid")
+             for c in skin.T], axis=1
+        )  # fmt: skip
         states = []
         for closed in (0.55, 1.0):
-            new = lid + closed * (cy + 0.14 * ew - lid) * profile
+            new = lid + closed * (low - lid) * reach
+            covered = (rows >= top) & (rows <= new)
             src = np.where(
-                (rows >= top) & (rows <= new),
-                top + (rows - top) * (lid - top) / np.maximum(new - top, 1e-3),
-                rows,
+                covered, top + (rows - top) * (lid - top) / np.maximum(new - top, 1e-3), rows
             )
             img = _sample_rows(region, src)
+            along = np.clip((rows - lid) / np.maximum(new - lid, 1.0), 0, 1)
+            smooth = skin[None] * (1.0 - 0.12 * along[..., None] ** 2)
+            ramp = np.clip((rows - lid) / max(1.0, 0.12 * ew), 0, 1)
+            mix = (0.55 * covered * ramp * reach)[..., None]
+            img = img * (1 - mix) + smooth * mix
             # The lid's edge is its lashes: a soft dark line where the lid now ends.
-            edge = np.exp(-(((rows - new) / max(0.7, 0.03 * ew)) ** 2)) * profile * closed
+            edge = np.exp(-(((rows - new) / max(0.7, 0.03 * ew)) ** 2)) * reach * closed
             img = img * (1 - 0.4 * edge[..., None]) + lash * 0.4 * edge[..., None]
             states.append(np.ascontiguousarray(np.clip(img + 0.5, 0, 255).astype(np.uint8)))
         boxes.append(box)
         sprites.append(states)
     return boxes, sprites
+
