@@ -197,4 +197,3 @@ def eye_sprites(
         boxes.append(box)
         sprites.append(states)
     return boxes, sprites
-
