@@ -77,10 +77,12 @@ async def test_frames_flow_at_fps_while_idle_and_speaking_and_mouth_follows_ener
     t_audio = col.audio()[0][0]
     speaking = [t for t, f in images if t_audio <= t < t_audio + 2.4]
     idle = [t for t, f in images if t >= t_audio + 2.6]
-    for times in (speaking, idle):
+    # Full rate while speaking; while not, at most half (listening_fps defaults to fps / 2)
+    # and repeats of the same still frame left out, but one at least every second.
+    for times, (low, high), stall in ((speaking, (17, 23), 0.15), (idle, (0.9, 11), 1.1)):
         rate = (len(times) - 1) / (times[-1] - times[0])
-        assert 17 <= rate <= 23, rate
-        assert max(np.diff(times)) < 0.15  # no stalls
+        assert low <= rate <= high, rate
+        assert max(np.diff(times)) < stall  # no stalls
     # Each frame carries the instant it is shown for; compare its mouth with the audio there.
     loud, quiet = [], []
     for _, f in images:

@@ -23,6 +23,7 @@ from loguru import logger
 from PIL import Image, ImageDraw, ImageFilter
 
 from interview_pipeline.avatar.portrait import PhotoFace, PortraitError, framed_portrait
+from interview_pipeline.config import Settings
 
 
 @dataclass(frozen=True)
@@ -53,26 +54,34 @@ def cover_resize(image: Image.Image, width: int, height: int) -> Image.Image:
 
 
 def prepare_face(
-    portrait: Path | None, width: int, height: int, seed: str
+    portrait: Path | None, width: int, height: int, seed: str, cache_dir: Path | None = None
 ) -> tuple[Image.Image, PhotoFace | None]:
     """The persona's face at its video size and, for a photo, where its features are.
 
-    A photo is auto-framed around its face (portrait.py). One the detector cannot use (which
-    ``personas validate`` reports) falls back to a centred crop and the layout heuristic.
+    A photo is auto-framed around its face (portrait.py; ``cache_dir`` keeps its landmarks
+    across processes). One the detector cannot use (which ``personas validate`` reports)
+    falls back to a centred crop and the layout heuristic.
     """
     if portrait is None:
         return generated_face(width, height, seed), None
     try:
-        return framed_portrait(portrait, width, height)
+        return framed_portrait(portrait, width, height, cache_dir)
     except PortraitError as exc:
         logger.warning(f"{portrait.name}: {exc}; using a centred crop")
     with Image.open(portrait) as im:
         return cover_resize(im, width, height), None
 
 
-def prepare_portrait(portrait: Path | None, width: int, height: int, seed: str) -> Image.Image:
+def prepare_portrait(
+    portrait: Path | None, width: int, height: int, seed: str, cache_dir: Path | None = None
+) -> Image.Image:
     """The persona's face at its video size: the framed portrait, or a generated face."""
-    return prepare_face(portrait, width, height, seed)[0]
+    return prepare_face(portrait, width, height, seed, cache_dir)[0]
+
+
+def face_cache_dir(settings: Settings) -> Path:
+    """Where found landmarks are kept between sessions (next to the clip cache)."""
+    return settings.data_dir / "faces"
 
 
 def pixel_digest(image: Image.Image) -> str:

@@ -172,6 +172,14 @@ class LocalFaceRenderer:
     def level_of(self, mouth_open: float) -> int:
         return max(0, min(MOUTH_LEVELS - 1, round(mouth_open * (MOUTH_LEVELS - 1))))
 
+    def state(
+        self, mouth_open: float, t: float, *, wide: float = 0.0, nod: float = 0.0
+    ) -> tuple[int, ...]:
+        """What the frame for these arguments shows; equal states are identical frames."""
+        level = self.level_of(mouth_open)
+        return (*self.offset(t, mouth_open, nod), level, int(wide >= 0.5) if level else 0,
+                self.blink_state(t))  # fmt: skip
+
     def frame_array(
         self, mouth_open: float, t: float, *, wide: float = 0.0, nod: float = 0.0
     ) -> np.ndarray:

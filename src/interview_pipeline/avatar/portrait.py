@@ -14,10 +14,13 @@ animation share one crop (see face.py).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -243,14 +246,52 @@ def check_portrait(path: Path) -> str | None:
     return None
 
 
+#: Bump when detection or the mouth search changes: cached faces from before are stale.
+_FACE_VERSION = "dlib-hog-5pt-1"
+
+
+def _cached_face(path: Path, im: Image.Image, cache_dir: Path | None) -> PhotoFace:
+    """``detect_face`` on the photo, remembered on disk by the file's digest.
+
+    Loading dlib's model and detecting take a second or more of CPU, in every bot process:
+    the landmarks of a file never change, so only the first session of a persona pays.
+    """
+    if cache_dir is None:
+        return detect_face(im)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:32]
+    entry = cache_dir / f"{digest}-{_FACE_VERSION}.json"
+    try:
+        data = json.loads(entry.read_text())
+        fields: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
+        }
+        return PhotoFace(**fields)
+    except (OSError, ValueError, TypeError):
+        pass
+    face = detect_face(im)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = entry.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(face)))
+        tmp.replace(entry)
+    except OSError:
+        pass  # a read-only data dir only costs the detection next time
+    return face
+
+
 @lru_cache(maxsize=8)
-def _framed(path: Path, mtime_ns: int, width: int, height: int) -> tuple[Image.Image, PhotoFace]:
+def _framed(
+    path: Path, mtime_ns: int, width: int, height: int, cache_dir: Path | None
+) -> tuple[Image.Image, PhotoFace]:
     with Image.open(path) as im:
         im.load()
-        return frame_face(im, detect_face(im), width, height)
+        return frame_face(im, _cached_face(path, im, cache_dir), width, height)
 
 
-def framed_portrait(path: Path, width: int, height: int) -> tuple[Image.Image, PhotoFace]:
-    """The portrait framed at the persona's size and its face; cached per file version."""
-    framed, face = _framed(path, path.stat().st_mtime_ns, width, height)
+def framed_portrait(
+    path: Path, width: int, height: int, cache_dir: Path | None = None
+) -> tuple[Image.Image, PhotoFace]:
+    """The portrait framed at the persona's size and its face; landmarks cached per file
+    version in memory and, with ``cache_dir``, on disk."""
+    framed, face = _framed(path, path.stat().st_mtime_ns, width, height, cache_dir)
     return framed.copy(), face

@@ -24,7 +24,12 @@ import numpy as np
 from loguru import logger
 
 from interview_pipeline.avatar.clips import ClipCache, ClipLibrary, split_sentences, voice_key
-from interview_pipeline.avatar.face import pixel_digest, png_bytes, prepare_portrait
+from interview_pipeline.avatar.face import (
+    face_cache_dir,
+    pixel_digest,
+    png_bytes,
+    prepare_portrait,
+)
 from interview_pipeline.avatar.hedra import HedraClient, HedraError
 from interview_pipeline.avatar.media import decode_audio, wav_bytes
 from interview_pipeline.avatar.metrics import HEDRA_FAILURES
@@ -101,7 +106,9 @@ async def render_persona_clips(
 ) -> list[ClipResult]:
     """Render every missing scripted-sentence clip; cached ones cost nothing (no upload)."""
     spec = persona.avatar
-    image = prepare_portrait(portrait, spec.width, spec.height, persona.id)
+    image = prepare_portrait(
+        portrait, spec.width, spec.height, persona.id, face_cache_dir(settings)
+    )
     cache = cache or ClipCache(settings.resolved_clip_cache_dir())
     library = ClipLibrary(
         cache,
