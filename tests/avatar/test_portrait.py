@@ -171,3 +171,27 @@ def test_validate_accepts_a_usable_photo_and_ignores_it_without_an_avatar(tmp_pa
     assert load_persona_file(path).avatar.image == "face.jpg"
     path.write_text(PERSONA.format(renderer="none", image="wall.png"))
     load_persona_file(path)  # no avatar shown: the photo is not checked
+
+
+def test_landmarks_are_kept_on_disk_between_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from interview_pipeline.avatar import portrait
+
+    photo = PORTRAITS / "grace_hopper.jpg"
+    first = framed_portrait(photo, 256, 256, tmp_path)
+    (entry,) = tmp_path.glob("*.json")
+    calls: list[Image.Image] = []
+    real = portrait.detect_face
+
+    def counted(im: Image.Image) -> PhotoFace:
+        calls.append(im)
+        return real(im)
+
+    monkeypatch.setattr(portrait, "detect_face", counted)
+    portrait._framed.cache_clear()  # as a new bot process would start
+    assert framed_portrait(photo, 256, 256, tmp_path)[1] == first[1]
+    assert not calls  # read back, not detected again
+    entry.write_text("{not json")
+    portrait._framed.cache_clear()
+    assert framed_portrait(photo, 256, 256, tmp_path)[1] == first[1] and len(calls) == 1

@@ -23,7 +23,6 @@ from loguru import logger
 from PIL import Image, ImageDraw, ImageFilter
 
 from interview_pipeline.avatar.portrait import PhotoFace, PortraitError, framed_portrait
-from interview_pipeline.config import Settings
 
 
 @dataclass(frozen=True)
@@ -77,11 +76,6 @@ def prepare_portrait(
 ) -> Image.Image:
     """The persona's face at its video size: the framed portrait, or a generated face."""
     return prepare_face(portrait, width, height, seed, cache_dir)[0]
-
-
-def face_cache_dir(settings: Settings) -> Path:
-    """Where found landmarks are kept between sessions (next to the clip cache)."""
-    return settings.data_dir / "faces"
 
 
 def pixel_digest(image: Image.Image) -> str:

@@ -236,11 +236,11 @@ def frame_face(
     return framed, face.mapped(1 / s, -left / s, -top / s)
 
 
-def check_portrait(path: Path) -> str | None:
+def check_portrait(path: Path, cache_dir: Path | None = None) -> str | None:
     """Why the portrait at ``path`` cannot be animated, or None when it can."""
     try:
         with Image.open(path) as im:
-            detect_face(im)
+            _cached_face(path, im, cache_dir)
     except PortraitError as exc:
         return str(exc)
     return None

@@ -68,7 +68,6 @@ from interview_pipeline.avatar.clips import (
 )
 from interview_pipeline.avatar.face import (
     DEFAULT_LAYOUT,
-    face_cache_dir,
     pixel_digest,
     prepare_face,
 )
@@ -124,7 +123,7 @@ class HedraVideoService(FrameProcessor):
         self._library = clip_library
         if self.enabled and (renderer is None or clip_library is None):
             image, face = prepare_face(
-                portrait, self.width, self.height, persona.id, face_cache_dir(settings)
+                portrait, self.width, self.height, persona.id, settings.resolved_face_cache_dir()
             )
             if self._renderer is None:
                 layout = DEFAULT_LAYOUT if portrait is None else None
