@@ -23,16 +23,14 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.tests.utils import SleepFrame, run_test
 
 from interview_pipeline.avatar import HedraVideoService
-from interview_pipeline.avatar.clips import ClipCache, ClipLibrary, voice_key
-from interview_pipeline.avatar.face import cover_resize, pixel_digest, prepare_portrait
+from interview_pipeline.avatar.face import cover_resize
 from interview_pipeline.avatar.local import MOUTH_LEVELS, LocalFaceRenderer
 from interview_pipeline.avatar.timeline import ENVELOPE_HZ, mouth_envelope
 from interview_pipeline.config import Settings
-from interview_pipeline.fakes.hedra import render_talking_mp4
 from interview_pipeline.personas.loader import PersonaLibrary
 from interview_pipeline.personas.schema import AvatarRenderer
 
-from .conftest import SR, Collector, audio_frame, tone, with_renderer
+from .conftest import SR, Collector, audio_frame, store_clip, tone, with_renderer
 from .test_portrait import PORTRAITS, USABLE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -198,17 +196,7 @@ async def test_hedra_clip_and_local_face_share_the_crop_at_the_switch(
     portrait = PORTRAITS / "astronaut.jpg"  # off centre: a centred crop would differ a lot
     persona = with_renderer(library.load("maya"), AvatarRenderer.HEDRA, width=256, height=256)
     text = "Walk me through how you start a new design project."
-    image = prepare_portrait(portrait, 256, 256, persona.id)  # what Hedra is sent
-    lib = ClipLibrary(
-        ClipCache(settings.resolved_clip_cache_dir()),
-        voice=voice_key(persona, "piper"),
-        portrait_digest=pixel_digest(image),
-        width=256,
-        height=256,
-    )
-    lib.cache.store(
-        lib.spec(text), render_talking_mp4(image, tone(1.0, 0.5, sr=16000), 16000, (256, 256))
-    )
+    store_clip(settings, persona, text, tone(1.0, 0.5, sr=16000), portrait=portrait)
     svc = HedraVideoService(persona=persona, portrait=portrait, settings=settings)
     agg = AggregatedTextFrame(text, text_type="sentence")
     agg.will_be_spoken = True

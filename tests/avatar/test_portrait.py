@@ -24,6 +24,7 @@ from interview_pipeline.avatar.portrait import (
 )
 from interview_pipeline.personas.errors import PersonaError
 from interview_pipeline.personas.loader import load_persona_file
+from tests.personas.test_loader import GOOD
 
 PORTRAITS = Path(__file__).resolve().parents[1] / "fixtures" / "portraits"
 #: Three framings: head and shoulders; half body, face high and off centre; a wide photo
@@ -128,26 +129,8 @@ def test_unusable_portraits_say_why_and_how_to_crop(case: str) -> None:
     assert f"{MIN_FACE_PX} pixels" in str(err.value)
 
 
-PERSONA = """\
-id: p
-interviewer:
-  name: Test
-company:
-  name: Acme
-  role_title: Engineer
-opening: "Hi {{candidate_name}}"
-closing: Bye
-questions:
-  - id: a
-    text: First?
-  - id: b
-    text: Second?
-  - id: c
-    text: Third?
-avatar:
-  renderer: {renderer}
-  image: {image}
-"""
+def persona_yaml(renderer: str, image: str) -> str:
+    return GOOD.format(id="p") + f"avatar:\n  renderer: {renderer}\n  image: {image}\n"
 
 
 @pytest.mark.parametrize("case", list(UNUSABLE))
@@ -155,11 +138,11 @@ def test_validate_reports_the_portrait_on_its_line(tmp_path: Path, case: str) ->
     make, expected = UNUSABLE[case]
     make().convert("RGB").save(tmp_path / "face.png")
     path = tmp_path / "p.yaml"
-    path.write_text(PERSONA.format(renderer="local", image="face.png"))
+    path.write_text(persona_yaml("local", "face.png"))
     with pytest.raises(PersonaError) as err:
         load_persona_file(path)
     (issue,) = err.value.issues
-    assert str(issue).endswith(f"p.yaml:18 avatar.image: {issue.message}")
+    assert str(issue).endswith(f"p.yaml:19 avatar.image: {issue.message}")
     assert expected in issue.message and "crop it" in issue.message
 
 
@@ -167,9 +150,9 @@ def test_validate_accepts_a_usable_photo_and_ignores_it_without_an_avatar(tmp_pa
     Image.open(PORTRAITS / "grace_hopper.jpg").save(tmp_path / "face.jpg")
     _blank().save(tmp_path / "wall.png")
     path = tmp_path / "p.yaml"
-    path.write_text(PERSONA.format(renderer="hedra", image="face.jpg"))
+    path.write_text(persona_yaml("hedra", "face.jpg"))
     assert load_persona_file(path).avatar.image == "face.jpg"
-    path.write_text(PERSONA.format(renderer="none", image="wall.png"))
+    path.write_text(persona_yaml("none", "wall.png"))
     load_persona_file(path)  # no avatar shown: the photo is not checked
 
 
