@@ -129,20 +129,23 @@ def _fill_mouth(
     gap: np.ndarray,
     colours: tuple[np.ndarray, np.ndarray],
 ) -> np.ndarray:
-    """Blend the mouth's inside (anti-aliased at the lips) and the upper teeth into ``img``."""
+    """Blend the mouth's inside (soft at the lips) and a hint of upper teeth into ``img``."""
     inside_rgb, teeth_rgb = colours
     y = rows[:, None]
-    cover = np.clip(np.minimum(y - top, bottom - y) + 0.5, 0, 1) * np.clip(gap / 1.5, 0, 1)
+    # Over two pixels: a one-pixel edge reads as a hole cut in the photo.
+    cover = np.clip((np.minimum(y - top, bottom - y) + 1.0) / 2.0, 0, 1) * np.clip(gap / 2, 0, 1)
     depth = np.clip((y - top) / np.maximum(gap, 1.0), 0, 1)  # 0 at the upper lip, 1 at the lower
     # Darker toward the back and the corners; a little warmer at the bottom (tongue).
     shade = (1.0 - 0.35 * np.abs(xs / half)[None, :] ** 2)[..., None]
     warm = np.array([1.6, 1.0, 1.0]) * (depth[..., None] ** 2)
     cavity = inside_rgb * shade * (1 + 0.6 * warm)
-    teeth_h = np.minimum(0.3 * gap, 0.07 * half * 2)
-    teeth = np.clip((top + teeth_h - y) + 0.5, 0, 1) * np.clip(y - top + 0.5, 0, 1)
-    teeth = teeth * np.clip(1 - (xs / (0.75 * half)) ** 4, 0, 1)[None, :] * (gap > 3)
-    teeth_shade = teeth_rgb * (1.0 - 0.25 * np.abs(xs / half)[None, :, None])
-    inner = cavity * (1 - 0.75 * teeth[..., None]) + teeth_shade * 0.75 * teeth[..., None]
+    teeth_h = np.minimum(0.25 * gap, 0.06 * half * 2)
+    hint = np.clip((top + teeth_h - y) / 1.5 + 0.5, 0, 1) * np.clip(y - top + 0.5, 0, 1)
+    hint = hint * np.clip(1 - (xs / (0.7 * half)) ** 4, 0, 1)[None, :] * (gap > 4)
+    # Teeth in shadow toward the corners.
+    teeth_shade = teeth_rgb * (1.0 - 0.3 * np.abs(xs / half)[None, :, None])
+    a = 0.6 * hint[..., None]
+    inner = cavity * (1 - a) + teeth_shade * a
     c = cover[..., None]
     return img * (1 - c) + inner * c
 
