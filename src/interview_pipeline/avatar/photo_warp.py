@@ -90,7 +90,9 @@ def mouth_sprites(
             src = _split_rows(rows, top, line, bottom, up, down)
             inside = np.isnan(src)
             img = _sample_rows(region, np.where(inside, line, src))
-            img = _fill_mouth(img, rows, xs, line - up, line + down, half, gap, colours)
+            img = _fill_mouth(
+                img, rows, xs, line - up, line + down, half, gap, colours, not face.teeth
+            )
             sprites.append(np.ascontiguousarray(np.clip(img + 0.5, 0, 255).astype(np.uint8)))
         variants.append(sprites)
     return box, variants
@@ -128,8 +130,10 @@ def _fill_mouth(
     half: float,
     gap: np.ndarray,
     colours: tuple[np.ndarray, np.ndarray],
+    teeth: bool,
 ) -> np.ndarray:
-    """Blend the mouth's inside (soft at the lips) and a hint of upper teeth into ``img``."""
+    """Blend the mouth's inside (soft at the lips) and, unless the photo shows its own, a
+    hint of upper teeth into ``img``."""
     inside_rgb, teeth_rgb = colours
     y = rows[:, None]
     # Over two pixels: a one-pixel edge reads as a hole cut in the photo.
@@ -141,7 +145,7 @@ def _fill_mouth(
     cavity = inside_rgb * shade * (1 + 0.6 * warm)
     teeth_h = np.minimum(0.25 * gap, 0.06 * half * 2)
     hint = np.clip((top + teeth_h - y) / 1.5 + 0.5, 0, 1) * np.clip(y - top + 0.5, 0, 1)
-    hint = hint * np.clip(1 - (xs / (0.7 * half)) ** 4, 0, 1)[None, :] * (gap > 4)
+    hint = hint * np.clip(1 - (xs / (0.7 * half)) ** 4, 0, 1)[None, :] * (gap > 4) * teeth
     # Teeth in shadow toward the corners.
     teeth_shade = teeth_rgb * (1.0 - 0.3 * np.abs(xs / half)[None, :, None])
     a = 0.6 * hint[..., None]

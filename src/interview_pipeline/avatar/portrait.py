@@ -63,6 +63,9 @@ class PhotoFace:
     mouth: tuple[float, float]
     mouth_width: float
     chin: float
+    #: The photo shows upper teeth (a smile): the mouth opens at their lower edge and needs
+    #: no drawn hint of teeth.
+    teeth: bool = False
 
     @property
     def eye_distance(self) -> float:
@@ -84,6 +87,7 @@ class PhotoFace:
             mouth=p(self.mouth),
             mouth_width=self.mouth_width * scale,
             chin=self.chin * scale + dy,
+            teeth=self.teeth,
         )
 
 
@@ -145,6 +149,9 @@ def detect_face(image: Image.Image) -> PhotoFace:
         raise PortraitError(f"the face is turned away from the camera; {_CROP_HINT}")
     box = (best.left() / scale, best.top() / scale, best.right() / scale, best.bottom() / scale)
     mouth_x, mouth_y, mouth_w = _find_mouth(rgb, nose, iod, mid)
+    teeth_edge = _teeth_edge(rgb, nose, iod, left, right, mouth_y)
+    if teeth_edge is not None:
+        mouth_y = min(mouth_y, teeth_edge)
     chin = max(box[3], mouth_y + 0.55 * iod)
     return PhotoFace(
         box=box,
@@ -155,7 +162,44 @@ def detect_face(image: Image.Image) -> PhotoFace:
         mouth=(mouth_x, mouth_y),
         mouth_width=mouth_w,
         chin=float(chin),
+        teeth=teeth_edge is not None,
     )
+
+
+def _teeth_edge(
+    image: Image.Image,
+    nose: np.ndarray,
+    iod: float,
+    left: np.ndarray,
+    right: np.ndarray,
+    line: float,
+) -> float | None:
+    """The lower edge of upper teeth a smile shows, or None: bright, greyer-than-skin rows
+    between the nose and the lip line. The skin to compare with is under the eyes."""
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float32)
+    h, w = rgb.shape[:2]
+    r = max(2, int(0.08 * iod))
+    cheeks = []
+    for eye in (left, right):
+        y = int(eye[1] + 0.65 * (nose[1] - eye[1]))
+        x = int(eye[0])
+        cheeks.append(rgb[max(0, y - r) : y + r, max(0, x - r) : x + r].reshape(-1, 3))
+    skin = np.concatenate(cheeks)
+    if len(skin) < 4:
+        return None
+    skin_lum = float(np.median(skin.mean(axis=1)))
+    skin_chroma = float(np.median(skin.max(axis=1) - skin.min(axis=1)))
+    y0, y1 = max(0, int(nose[1] + 0.05 * iod)), min(h, int(line + 0.1 * iod))
+    x0, x1 = max(0, int(nose[0] - 0.25 * iod)), min(w, int(nose[0] + 0.25 * iod))
+    band = rgb[y0:y1, x0:x1]
+    if band.size == 0:
+        return None
+    chroma = band.max(axis=2) - band.min(axis=2)
+    bright = (band.mean(axis=2) > skin_lum + 15) & (chroma < 0.7 * skin_chroma)
+    rows = np.flatnonzero(bright.mean(axis=1) > 0.3)
+    if len(rows) < 2 or skin_chroma < 12:  # a grey photo cannot tell teeth from skin
+        return None
+    return float(y0 + rows[-1] + 1)
 
 
 def _find_mouth(
@@ -247,7 +291,7 @@ def check_portrait(path: Path, cache_dir: Path | None = None) -> str | None:
 
 
 #: Bump when detection or the mouth search changes: cached faces from before are stale.
-_FACE_VERSION = "dlib-hog-5pt-1"
+_FACE_VERSION = "dlib-hog-5pt-2"
 
 
 def _cached_face(path: Path, im: Image.Image, cache_dir: Path | None) -> PhotoFace:
