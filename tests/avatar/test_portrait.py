@@ -178,3 +178,14 @@ def test_landmarks_are_kept_on_disk_between_processes(
     entry.write_text("{not json")
     portrait._framed.cache_clear()
     assert framed_portrait(photo, 256, 256, tmp_path)[1] == first[1] and len(calls) == 1
+
+
+def test_a_smile_opens_under_its_own_teeth() -> None:
+    faces = {}
+    for name in ("astronaut.jpg", "grace_hopper.jpg"):
+        with Image.open(PORTRAITS / name) as im:
+            faces[name] = detect_face(im)
+    smile, closed = faces["astronaut.jpg"], faces["grace_hopper.jpg"]
+    assert smile.teeth and not closed.teeth
+    # The split is just under the upper teeth: well above the chin, close under the nose.
+    assert smile.mouth[1] - smile.nose[1] < 0.45 * smile.eye_distance
