@@ -86,9 +86,11 @@ async def run_bot(
         settings.livekit_url,
         token,
         room_name,
-        # 800 kbit/s: LiveKit's default preset caps 512x512 at 20 fps (measured).
+        # The persona's bitrate (800 kbit/s by default: LiveKit's default preset caps 512x512
+        # at 20 fps, measured).
         params=LiveKitParams(
-            **transport_kwargs(persona, video=video), video_out_max_bitrate=800_000
+            **transport_kwargs(persona, video=video),
+            video_out_max_bitrate=persona.avatar.bitrate_kbps * 1000,
         ),
     )
     recorder = None

@@ -75,7 +75,9 @@ def _cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
     )
     from interview_pipeline.transcript import JsonlSink
 
-    library = PersonaLibrary(settings.personas_dir)
+    library = PersonaLibrary(
+        settings.personas_dir, face_cache_dir=settings.resolved_face_cache_dir()
+    )
     try:
         persona = library.load(args.persona)
         settings.check_providers()
@@ -126,7 +128,9 @@ def _dispose_livekit() -> None:
 
 def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     """Every problem of every file, then one summary line: fix them all in one pass."""
-    library = PersonaLibrary(settings.personas_dir)
+    library = PersonaLibrary(
+        settings.personas_dir, face_cache_dir=settings.resolved_face_cache_dir()
+    )
     report = library.check([Path(p) for p in args.paths] or None)
     for issue in report.issues:
         print(issue, file=sys.stderr)

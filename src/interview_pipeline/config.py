@@ -193,6 +193,10 @@ class Settings(BaseSettings):
     def resolved_clip_cache_dir(self) -> Path:
         return self.clip_cache_dir or self.data_dir / "clips"
 
+    def resolved_face_cache_dir(self) -> Path:
+        """Landmarks found on persona portraits (avatar/portrait.py), by file digest."""
+        return self.data_dir / "faces"
+
     # ----------------------------------------------------------------------------------------
     def resolved_stt(self) -> STTProvider:
         if self.stt_provider is STTProvider.AUTO:

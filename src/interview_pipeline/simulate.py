@@ -265,6 +265,8 @@ def _move_into_place(tmp: Path, out_dir: Path) -> None:
 
 
 def load_persona(settings: Settings, persona_id: str) -> tuple[Persona, Path | None]:
-    library = PersonaLibrary(settings.personas_dir)
+    library = PersonaLibrary(
+        settings.personas_dir, face_cache_dir=settings.resolved_face_cache_dir()
+    )
     persona = library.load(persona_id)
     return persona, library.portrait(persona)

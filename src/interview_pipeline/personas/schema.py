@@ -70,6 +70,15 @@ class Avatar(Strict):
     width: int = Field(512, ge=64, le=1920)
     height: int = Field(512, ge=64, le=1920)
     fps: int = Field(25, ge=5, le=60)
+    #: Frames per second while the interviewer is not speaking (default: half of ``fps``):
+    #: a still face needs fewer, and every frame not sent is one not encoded.
+    listening_fps: int | None = Field(None, ge=1, le=60)
+    #: Ceiling for the camera track's bitrate.
+    bitrate_kbps: int = Field(800, ge=100, le=8000)
+
+    @property
+    def idle_fps(self) -> int:
+        return min(self.fps, self.listening_fps or max(1, self.fps // 2))
 
     @field_validator("width", "height")
     @classmethod

@@ -7,7 +7,10 @@ frame the stream itself, so we ask it for 16 kHz in 40 ms frames: a quarter of t
 no Python resampling, for at most 40 ms of input buffering (30 ms more than LiveKit's 10 ms),
 which VAD's 0.8 s stop wait dwarfs. Measured with a silent candidate on the cloud path: a bot
 takes 0.087 of a core with 20 ms frames and 0.061–0.066 with 40 ms (60 ms frames were no
-better: Silero reads 32 ms windows). Everything else is pipecat's transport, unchanged.
+better: Silero reads 32 ms windows).
+
+The camera track is published without simulcast (see ``_video_publish_options``). Everything
+else is pipecat's transport, unchanged.
 """
 
 from __future__ import annotations
@@ -27,10 +30,25 @@ FRAME_MS = 40
 class FramedLiveKitClient(LiveKitTransportClient):
     """pipecat's client, with the audio stream opened at our rate and frame size."""
 
-    def __init__(self, *args: object, sample_rate: int, frame_ms: int, **kwargs: object):
+    def __init__(
+        self, *args: object, sample_rate: int, frame_ms: int, simulcast: bool, **kwargs: object
+    ):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._in_rate = sample_rate
         self._in_frame_ms = frame_ms
+        self._simulcast = simulcast
+
+    def _video_publish_options(self) -> rtc.TrackPublishOptions:
+        """pipecat's options, without simulcast and keeping the frame rate under load.
+
+        One candidate watches one interviewer: the SDK's default simulcast encodes lower
+        layers nobody subscribes to. Lip-sync needs frames more than pixels, so when the
+        encoder is short of CPU or bandwidth it lowers the resolution, not the frame rate.
+        """
+        options = super()._video_publish_options()
+        options.simulcast = self._simulcast
+        options.degradation_preference = rtc.DegradationPreference.MAINTAIN_FRAMERATE.value
+        return options
 
     async def _async_on_track_subscribed(
         self,
@@ -66,6 +84,7 @@ class InterviewLiveKitTransport(LiveKitTransport):
         *,
         in_sample_rate: int = 16000,
         in_frame_ms: int = FRAME_MS,
+        simulcast: bool = False,
     ):
         super().__init__(url, token, room_name, params)
         pipecat_client = self._client
@@ -78,4 +97,5 @@ class InterviewLiveKitTransport(LiveKitTransport):
             self.name,
             sample_rate=self._params.audio_in_sample_rate or in_sample_rate,
             frame_ms=in_frame_ms,
+            simulcast=simulcast,
         )
