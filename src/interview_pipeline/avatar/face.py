@@ -53,7 +53,13 @@ def cover_resize(image: Image.Image, width: int, height: int) -> Image.Image:
 
 
 def prepare_face(
-    portrait: Path | None, width: int, height: int, seed: str, cache_dir: Path | None = None
+    portrait: Path | None,
+    width: int,
+    height: int,
+    seed: str,
+    cache_dir: Path | None = None,
+    *,
+    photo: bool = True,
 ) -> tuple[Image.Image, PhotoFace | None]:
     """The persona's face at its video size and, for a photo, where its features are.
 
@@ -63,6 +69,9 @@ def prepare_face(
     """
     if portrait is None:
         return generated_face(width, height, seed), None
+    if not photo:  # a drawn face: centred, its features found by the layout heuristic
+        with Image.open(portrait) as im:
+            return cover_resize(im, width, height), None
     try:
         return framed_portrait(portrait, width, height, cache_dir)
     except PortraitError as exc:
@@ -72,10 +81,16 @@ def prepare_face(
 
 
 def prepare_portrait(
-    portrait: Path | None, width: int, height: int, seed: str, cache_dir: Path | None = None
+    portrait: Path | None,
+    width: int,
+    height: int,
+    seed: str,
+    cache_dir: Path | None = None,
+    *,
+    photo: bool = True,
 ) -> Image.Image:
     """The persona's face at its video size: the framed portrait, or a generated face."""
-    return prepare_face(portrait, width, height, seed, cache_dir)[0]
+    return prepare_face(portrait, width, height, seed, cache_dir, photo=photo)[0]
 
 
 def pixel_digest(image: Image.Image) -> str:

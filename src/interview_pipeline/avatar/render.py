@@ -106,7 +106,12 @@ async def render_persona_clips(
     """Render every missing scripted-sentence clip; cached ones cost nothing (no upload)."""
     spec = persona.avatar
     image = prepare_portrait(
-        portrait, spec.width, spec.height, persona.id, settings.resolved_face_cache_dir()
+        portrait,
+        spec.width,
+        spec.height,
+        persona.id,
+        settings.resolved_face_cache_dir(),
+        photo=spec.style == "photo",
     )
     cache = cache or ClipCache(settings.resolved_clip_cache_dir())
     library = ClipLibrary(

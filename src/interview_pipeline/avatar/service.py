@@ -123,7 +123,12 @@ class HedraVideoService(FrameProcessor):
         self._library = clip_library
         if self.enabled and (renderer is None or clip_library is None):
             image, face = prepare_face(
-                portrait, self.width, self.height, persona.id, settings.resolved_face_cache_dir()
+                portrait,
+                self.width,
+                self.height,
+                persona.id,
+                settings.resolved_face_cache_dir(),
+                photo=spec.style == "photo",
             )
             if self._renderer is None:
                 layout = DEFAULT_LAYOUT if portrait is None else None

@@ -170,6 +170,7 @@ def _file_checks(
                 issues.append(PersonaIssue(display, line, "avatar.image", "not a readable image"))
             else:
                 shown = persona.avatar.renderer.value != "none"
+                shown = shown and persona.avatar.style == "photo"
                 problem = _portrait_problem(image, face_cache_dir) if shown else None
                 if problem:
                     issues.append(PersonaIssue(display, line, "avatar.image", problem))

@@ -9,7 +9,7 @@ never time out), and spoken lines are templates checked and filled by ``template
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -67,6 +67,10 @@ class Avatar(Strict):
     renderer: AvatarRenderer = AvatarRenderer.LOCAL
     #: Portrait path relative to the persona file; none → a generated illustrated face.
     image: str | None = None
+    #: ``photo``: the face is found and the photo's own mouth and lids are animated.
+    #: ``illustration``: a drawn face (like the generated one) gets the drawn mouth and lids
+    #: at the layout's places; its features are not what a face detector is made for.
+    style: Literal["photo", "illustration"] = "photo"
     width: int = Field(512, ge=64, le=1920)
     height: int = Field(512, ge=64, le=1920)
     fps: int = Field(25, ge=5, le=60)
