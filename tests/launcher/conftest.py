@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -33,19 +32,6 @@ NO_LIVEKIT = (
 
 def livekit_binary() -> Path | None:
     return find_server_binary(Settings(_env_file=None))  # type: ignore[call-arg]
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _dispose_livekit_ffi() -> Iterator[None]:
-    """Stop livekit's native runtime while Python is still fully alive.
-
-    Left to its atexit hook, a tokio thread can call back into an interpreter that is already
-    finalising, and the process aborts (exit 134) after every test has passed.
-    """
-    yield
-    ffi = sys.modules.get("livekit.rtc._ffi_client")
-    if ffi is not None and ffi.FfiClient._instance is not None:
-        ffi.FfiClient._instance._dispose()
 
 
 @pytest.fixture(scope="session")

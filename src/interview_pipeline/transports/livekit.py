@@ -12,48 +12,12 @@ better: Silero reads 32 ms windows). Everything else is pipecat's transport, unc
 
 from __future__ import annotations
 
-from livekit import rtc
-from loguru import logger
-from pipecat.transports.livekit.transport import (
-    LiveKitParams,
-    LiveKitTransport,
-    LiveKitTransportClient,
-)
+from pipecat.transports.livekit.transport import LiveKitParams, LiveKitTransport
+
+from interview_pipeline.compat.livekit import use_framed_audio
 
 #: Candidate audio frame size asked of LiveKit.
 FRAME_MS = 40
-
-
-class FramedLiveKitClient(LiveKitTransportClient):
-    """pipecat's client, with the audio stream opened at our rate and frame size."""
-
-    def __init__(self, *args: object, sample_rate: int, frame_ms: int, **kwargs: object):
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._in_rate = sample_rate
-        self._in_frame_ms = frame_ms
-
-    async def _async_on_track_subscribed(
-        self,
-        track: rtc.Track,
-        publication: rtc.RemoteTrackPublication,
-        participant: rtc.RemoteParticipant,
-    ) -> None:
-        if track.kind != rtc.TrackKind.KIND_AUDIO or self._task_manager is None:
-            await super()._async_on_track_subscribed(track, publication, participant)
-            return
-        # As pipecat does it (close a republished track's old stream first), but framed.
-        logger.info(f"Audio track subscribed: {track.sid} from participant {participant.identity}")
-        await self._close_audio_stream(participant.identity)
-        self._audio_tracks[participant.identity] = track
-        stream = rtc.AudioStream(
-            track, sample_rate=self._in_rate, num_channels=1, frame_size_ms=self._in_frame_ms
-        )
-        task = self._task_manager.create_task(
-            self._process_audio_stream(stream, participant.identity),
-            f"{self}::_process_audio_stream",
-        )
-        self._audio_streams[participant.identity] = (stream, task)
-        await self._callbacks.on_audio_track_subscribed(participant.identity)
 
 
 class InterviewLiveKitTransport(LiveKitTransport):
@@ -68,14 +32,12 @@ class InterviewLiveKitTransport(LiveKitTransport):
         in_frame_ms: int = FRAME_MS,
     ):
         super().__init__(url, token, room_name, params)
-        pipecat_client = self._client
-        self._client = FramedLiveKitClient(
-            url,
-            token,
-            room_name,
-            self._params,
-            pipecat_client._callbacks,
-            self.name,
-            sample_rate=self._params.audio_in_sample_rate or in_sample_rate,
+        use_framed_audio(
+            self,
+            url=url,
+            token=token,
+            room_name=room_name,
+            params=params,
+            sample_rate=params.audio_in_sample_rate or in_sample_rate,
             frame_ms=in_frame_ms,
         )

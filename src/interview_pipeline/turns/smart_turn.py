@@ -15,8 +15,9 @@ from importlib import resources
 from typing import Any
 
 import onnxruntime as ort
-from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+
+from interview_pipeline.compat.smart_turn import init_on_session
 
 MODEL = "smart-turn-v3.2-cpu.onnx"
 
@@ -38,7 +39,4 @@ class SharedSmartTurnAnalyzerV3(LocalSmartTurnAnalyzerV3):
     """pipecat's local Smart Turn v3, on the shared session instead of a private one."""
 
     def __init__(self, **kwargs: Any):
-        # Skips LocalSmartTurnAnalyzerV3.__init__, whose only other work is loading a session.
-        BaseSmartTurn.__init__(self, **kwargs)
-        self._log_data = False
-        self._session = smart_turn_session()
+        init_on_session(self, smart_turn_session(), **kwargs)
