@@ -35,7 +35,7 @@ def single_threaded(tts: TTSService) -> TTSService:
     A template process forks bots, and a fork loses every thread but the caller: Piper's
     default session keeps a pool of worker threads that its children would wait on forever.
     Replacing the session joins those threads; the weights are then shared by every fork.
-    Costs about 20 ms on a sentence's first audio on an idle machine, nothing on a busy one.
+    Costs a little of a sentence's first-audio time on an idle machine, nothing on a busy one.
     """
     import onnxruntime
 

@@ -2,11 +2,11 @@
 unless ``INTERVIEW_WHISPER_MODEL=base`` (see ``whisper_models``).
 
 The model loads in the service constructor, so building it is what "warming" a bot means.
-Three choices differ from pipecat's defaults, each measured on the replay answers:
+These choices differ from pipecat's defaults, each measured on the replay answers:
 
 - beam search (``INTERVIEW_WHISPER_BEAM_SIZE``, 5 by default): on the product's own Piper
-  voice greedy decoding gave the same words, but on voices it was not tuned for beam 5
-  recovers a third of the errors for a quarter more CPU (README, "Embedded STT");
+  voice greedy decoding gave the same words, but on voices it was not tuned for beam search
+  recovers some of the errors for more CPU (figures: README, "Embedded STT");
 - the question being asked as the decoder's prompt (``QuestionContextFrame`` from the
   conductor): domain words ("token bucket") are heard as such more often. Only the question,
   never the answer's expected points, which would bias what the scorer then credits;
@@ -15,7 +15,7 @@ Three choices differ from pipecat's defaults, each measured on the replay answer
 - the model may live in a shared server process (``whisper_remote``): one copy per machine
   instead of one per bot;
 - speculative transcription: pipecat transcribes a segment when VAD declares the stop, which
-  is ``vad_stop_s`` (0.8 s for patient interviews) after speech ended. Here, once the audio has
+  is ``vad_stop_s`` after speech ended. Here, once the audio has
   been quiet for ``speculate_after_s``, the segment so far is transcribed in a thread while VAD
   is still waiting; if the candidate speaks again the guess is discarded, otherwise it is the
   transcript and STT costs nothing on the voice-to-voice path.

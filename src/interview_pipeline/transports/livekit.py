@@ -1,13 +1,11 @@
 """LiveKit transport whose candidate audio arrives at the pipeline's rate, in 40 ms frames.
 
 pipecat's LiveKit client opens each participant's ``AudioStream`` at LiveKit's defaults
-(48 kHz, 10 ms frames) and resamples every frame in Python: 100 frames a second, each
-travelling through every processor and every observer. LiveKit's native side can resample and
-frame the stream itself, so we ask it for 16 kHz in 40 ms frames: a quarter of the frames and
-no Python resampling, for at most 40 ms of input buffering (30 ms more than LiveKit's 10 ms),
-which VAD's 0.8 s stop wait dwarfs. Measured with a silent candidate on the cloud path: a bot
-takes 0.087 of a core with 20 ms frames and 0.061–0.066 with 40 ms (60 ms frames were no
-better: Silero reads 32 ms windows). Everything else is pipecat's transport, unchanged.
+(48 kHz, 10 ms frames) and resamples every frame in Python: every frame travels through every
+processor and every observer. LiveKit's native side can resample and frame the stream itself,
+so we ask it for 16 kHz in 40 ms frames: a quarter of the frames and no Python resampling, for
+one frame of input buffering, which VAD's stop wait dwarfs (longer frames gain nothing: Silero
+reads 32 ms windows). The CPU it saves per bot is in the launcher README ("Measured"). The client swap itself is pipecat-private surface, so it lives in ``compat.livekit``.
 """
 
 from __future__ import annotations

@@ -1,11 +1,10 @@
 """Smart Turn v3 on one ONNX session per process, built without ORT's memory arena.
 
 pipecat's analyzer loads its own session per instance, and ORT's arena then keeps every
-inference's activations: about 60 MB per interview after a few turns (measured, 8 s of audio
-per prediction). Here the session is built once per process (in the launcher's template, so
+inference's activations, so each interview's memory grows with its first few turns. Here the session is built once per process (in the launcher's template, so
 every forked bot shares its weights) with the arena off; with glibc returning large blocks to
 the system (``MALLOC_MMAP_THRESHOLD_``, set by the pool), a prediction's memory goes away
-after it. The cost is about 10 ms per end-of-turn prediction.
+after it, at a small cost in time per end-of-turn prediction.
 """
 
 from __future__ import annotations
