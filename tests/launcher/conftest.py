@@ -15,7 +15,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from interview_pipeline.config import REPO_ROOT, Settings
 from interview_pipeline.launcher.app import create_app
-from interview_pipeline.launcher.livekit import LocalLiveKitServer, find_server_binary
+from interview_pipeline.launcher.livekit import LocalLiveKitServer
+from tests.real_parts import livekit_server_binary
 
 HERE = Path(__file__).resolve().parent
 #: (method, route template, status) of every answer a test launcher gave in this run;
@@ -24,21 +25,11 @@ OBSERVED: set[tuple[str, str, int]] = set()
 FAKEBOT = HERE / "fakebot.py"
 API_KEY = "test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
-NO_LIVEKIT = (
-    "livekit-server binary not found: go install "
-    "github.com/livekit/livekit-server/cmd/server@v1.13.5 (or set INTERVIEW_LIVEKIT_SERVER_BINARY)"
-)
-
-
-def livekit_binary() -> Path | None:
-    return find_server_binary(Settings(_env_file=None))  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="session")
 def livekit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLiveKitServer]:
-    binary = livekit_binary()
-    if binary is None:
-        pytest.skip(NO_LIVEKIT)
+    binary = livekit_server_binary()
     log = tmp_path_factory.mktemp("livekit") / "livekit-server.log"
     server = LocalLiveKitServer(binary, log_path=log).start()
     yield server

@@ -24,6 +24,8 @@ from fastapi import FastAPI
 from interview_pipeline.config import REPO_ROOT, Settings
 from interview_pipeline.launcher.app import create_app
 from interview_pipeline.launcher.livekit import LocalLiveKitServer, free_port
+from tests import polling
+from tests.real_parts import missing
 
 from .chromium import Chromium, chromium_binary
 from .conftest import AUTH, await_gone, body, make_settings
@@ -87,17 +89,16 @@ async def test_candidate_page_in_chromium(
 ) -> None:
     binary = chromium_binary()
     if binary is None:
-        pytest.skip("chromium not installed (apt-get install chromium)")
+        missing("chromium", "apt-get install chromium (scripts/setup.sh does it)")
     _require_real_bot(tmp_path)
     settings = make_settings(
         tmp_path, livekit_server, pool_size=1, port=free_port(), whisper_shared=True
     )
     async with serving(settings, "interview_pipeline.bot") as app:
         launcher = app.state.launcher
-        deadline = time.monotonic() + 60
-        while launcher.pool.ready_count < 1:
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.1)
+        await polling.until(
+            lambda: launcher.pool.ready_count >= 1, 60, what="a warm bot in the pool"
+        )
         base = f"http://127.0.0.1:{settings.port}"
         async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=60) as client:
             created = (await client.post("/sessions", json=body(name="Sam"))).json()
