@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT / "tests" / "launcher"))
 
 from candidate import SimulatedCandidate  # noqa: E402
 
+from interview_pipeline.compat import dispose_livekit_runtime  # noqa: E402
 from interview_pipeline.config import Settings  # noqa: E402
 from interview_pipeline.launcher.app import create_app  # noqa: E402
 from interview_pipeline.launcher.livekit import LocalLiveKitServer, find_server_binary  # noqa: E402
@@ -505,9 +506,7 @@ async def main(args: argparse.Namespace) -> None:
             if args.only in (None, "load"):
                 steps = [int(s) for s in args.steps.split(",")]
                 await bench_load(lk, tmp, steps, args.stagger)
-    ffi = sys.modules.get("livekit.rtc._ffi_client")
-    if ffi is not None and ffi.FfiClient._instance is not None:
-        ffi.FfiClient._instance._dispose()
+    dispose_livekit_runtime()
 
 
 if __name__ == "__main__":

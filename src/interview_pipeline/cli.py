@@ -15,6 +15,7 @@ from pathlib import Path
 from loguru import logger
 
 from interview_pipeline.audio import AudioInputError
+from interview_pipeline.compat import dispose_livekit_runtime
 from interview_pipeline.config import ConfigError, Settings
 from interview_pipeline.personas import PersonaError, PersonaLibrary
 
@@ -117,11 +118,7 @@ def _cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
 def _dispose_livekit() -> None:
     """Stop LiveKit's native runtime before exit; left running it can abort the interpreter."""
     try:
-        from livekit.rtc._ffi_client import FfiClient
-
-        instance = getattr(FfiClient, "_instance", None)
-        if instance is not None:
-            instance._dispose()
+        dispose_livekit_runtime()
     except Exception:  # best effort at shutdown
         pass
 

@@ -27,6 +27,8 @@ from fastapi import FastAPI
 from interview_pipeline.config import REPO_ROOT, Settings
 from interview_pipeline.launcher.app import create_app
 from interview_pipeline.launcher.livekit import LocalLiveKitServer, free_port
+from tests import polling
+from tests.real_parts import missing
 
 from .chromium import Chromium, chromium_binary
 from .conftest import AUTH, FAKEBOT, await_gone, body, make_settings
@@ -93,7 +95,8 @@ async def until(page: Chromium, expression: str, timeout_s: float) -> Any:
 
 def browser() -> str:
     binary = chromium_binary()
-    assert binary is not None, "chromium not installed: apt-get install chromium"
+    if binary is None:
+        missing("chromium", "apt-get install chromium (scripts/setup.sh does it)")
     return binary
 
 
@@ -137,10 +140,9 @@ async def test_candidate_page_in_chromium(
     )
     async with serving(settings, "interview_pipeline.bot") as app:
         launcher = app.state.launcher
-        deadline = time.monotonic() + 60
-        while launcher.pool.ready_count < 1:
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.1)
+        await polling.until(
+            lambda: launcher.pool.ready_count >= 1, 60, what="a warm bot in the pool"
+        )
         persona = launcher.sessions.personas.load("maya")
         base = f"http://127.0.0.1:{settings.port}"
         async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=60) as client:

@@ -197,8 +197,8 @@ class ElevenLabsFake(LoopbackServer):
     async def prewarm(self, texts: Iterable[str], sample_rate: int = 24000) -> None:
         """Synthesise known lines ahead, sentence by sentence as pipecat will send them.
 
-        Piper needs 0.1-0.3 s per sentence on a CPU, more than a 75 ms first-audio delay; with
-        the built-in synth's cache filled, a benchmark sees the configured delay instead.
+        Piper takes longer per sentence on a CPU than a typical configured first-audio delay;
+        with the built-in synth's cache filled, a benchmark sees the configured delay instead.
         """
         for text in texts:
             for sentence in _SENTENCE_END.split(text):

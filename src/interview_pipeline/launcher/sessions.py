@@ -28,13 +28,13 @@ from interview_pipeline.launcher.livekit import (
 from interview_pipeline.launcher.metrics import LauncherMetrics
 from interview_pipeline.launcher.models import (
     BOT_IDENTITY,
-    TERMINAL,
     CreateSession,
     SessionStatus,
 )
 from interview_pipeline.launcher.pool import WorkerPool, WorkerProcess
 from interview_pipeline.launcher.store import SessionRecord, SessionStore
 from interview_pipeline.launcher.worker import STOP_GRACE_S
+from interview_pipeline.outcome import Outcome
 from interview_pipeline.personas import PersonaLibrary
 
 #: A bot that has not joined its room by then is declared failed (covers a cold, slow warm-up).
@@ -362,12 +362,21 @@ def _pool(warm: bool) -> str:
 
 
 def _final_status(value: Any, live: LiveSession) -> SessionStatus:
-    """The bot's outcome as a session status. A bot stopped by DELETE or drain ("stopped")
-    completed the interview if the candidate was there to hear the closing line."""
+    """The bot's outcome as a session status. A bot stopped by DELETE or drain completed the
+    interview if the candidate was there to hear the closing line; so did one whose outcome
+    this launcher does not know (a newer bot), and otherwise it was abandoned."""
     try:
-        status = SessionStatus(str(value))
+        outcome = Outcome(str(value))
     except ValueError:
-        status = SessionStatus.COMPLETED if live.candidate_joined else SessionStatus.ABANDONED
-    if status not in TERMINAL:
+        outcome = Outcome.STOPPED
+    status = _STATUS_OF.get(outcome)
+    if status is None:
         return SessionStatus.COMPLETED if live.candidate_joined else SessionStatus.ABANDONED
     return status
+
+
+_STATUS_OF = {
+    Outcome.COMPLETED: SessionStatus.COMPLETED,
+    Outcome.ABANDONED: SessionStatus.ABANDONED,
+    Outcome.FAILED: SessionStatus.FAILED,
+}
