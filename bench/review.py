@@ -46,7 +46,8 @@ from interview_pipeline.config import Settings  # noqa: E402
 from interview_pipeline.launcher.app import create_app  # noqa: E402
 from interview_pipeline.launcher.livekit import free_port  # noqa: E402
 from interview_pipeline.launcher.models import SessionStatus  # noqa: E402
-from interview_pipeline.launcher.store import SessionRecord, SqliteSessionStore  # noqa: E402
+from interview_pipeline.launcher.store import SessionRecord  # noqa: E402
+from interview_pipeline.launcher.store_sqlite import SqliteSessionStore  # noqa: E402
 from interview_pipeline.transcript import Turn  # noqa: E402
 from tests.launcher.chromium import Chromium, chromium_binary  # noqa: E402
 

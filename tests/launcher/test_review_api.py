@@ -199,7 +199,7 @@ async def test_sessions_api_paginates_by_cursor(tmp_path: Path) -> None:
 
 def test_list_pages_use_an_index_whatever_the_filter(tmp_path: Path) -> None:
     """Keyset pages never scan or sort the table, so page 4 000 is as fast as page 1."""
-    from interview_pipeline.launcher.store import SqliteSessionStore
+    from interview_pipeline.launcher.store_sqlite import SqliteSessionStore
 
     store = SqliteSessionStore(tmp_path / "s.sqlite3")
     queries = [
@@ -221,3 +221,45 @@ def test_list_pages_use_an_index_whatever_the_filter(tmp_path: Path) -> None:
             )
             assert "USING INDEX" in plan and "TEMP B-TREE" not in plan, (sql, plan)
     store.close()
+
+
+def test_list_page_walks_every_session_once_on_each_backend(store_location: str) -> None:
+    """Keyset pages on SQLite and Postgres: ties on created_at broken by id, filters kept."""
+    from .pg import open_location
+
+    store = open_location(store_location)
+    try:
+        for i in range(17):
+            store.create(
+                SessionRecord(
+                    id=f"k{i:02d}", room=f"r{i}", persona=("maya", "alex")[i % 2],
+                    candidate_name="Sam", candidate_identity="candidate",
+                    created_at=500.0 + i // 3,
+                )
+            )  # fmt: skip
+        store.update("k04", status=SessionStatus.FAILED)
+        store.update("k09", status=SessionStatus.FAILED)
+        newest_first = [f"k{i:02d}" for i in range(16, -1, -1)]
+        walked: list[str] = []
+        before = None
+        while True:
+            rows = store.list_page(before=before, limit=4)
+            walked += [r.id for r in rows]
+            if len(rows) < 4:
+                break
+            before = (rows[-1].created_at, rows[-1].id)
+        assert walked == newest_first
+        assert [r.id for r in store.list_page(persona="alex", limit=100)] == [
+            s for s in newest_first if int(s[1:]) % 2
+        ]
+        assert [r.id for r in store.list_page(status=SessionStatus.FAILED, limit=1)] == ["k09"]
+        assert [
+            r.id
+            for r in store.list_page(status=SessionStatus.FAILED, before=(501.0, "k04"), limit=9)
+        ] == []
+        assert [
+            r.id
+            for r in store.list_page(status=SessionStatus.FAILED, before=(503.0, "k09"), limit=9)
+        ] == ["k04"]
+    finally:
+        store.close()

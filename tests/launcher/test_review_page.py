@@ -134,7 +134,7 @@ async def test_review_page_seeks_and_follows_playback(tmp_path: Path, browser_bi
                 == "visible"
             )
 
-            SHOTS.mkdir(parents=True, exist_ok=True)
+            await page.viewport(1280, 900)
             await page.screenshot(SHOTS / "review.png")
             assert_accessible(await page.axe())
             assert await page.evaluate("window.review.errors") == []
@@ -246,6 +246,7 @@ async def test_session_list_filters_and_paginates(tmp_path: Path, browser_binary
             assert first_row["cells"][4] == "0:52"  # candidate joined → ended
             assert first_row["cells"][5].startswith(("Strong yes", "Yes", "Lean no", "No"))
             assert_accessible(await page.axe())
+            await page.viewport(1280, 900)
             await page.screenshot(SHOTS / "sessions.png")
             # The review it links to opens with the list's cookie, no second link needed.
             await page.navigate(f"{base}/sessions/list24/review")

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from interview_pipeline.config import Settings
 from interview_pipeline.launcher.auth import ApiKeys
+from interview_pipeline.launcher.lease import Lease
 from interview_pipeline.launcher.limits import BodyLimit
 from interview_pipeline.launcher.livekit import LiveKitCredentials, LiveKitUnavailable
 from interview_pipeline.launcher.metrics import LauncherMetrics
@@ -45,8 +46,9 @@ from interview_pipeline.launcher.pool import WorkerPool
 from interview_pipeline.launcher.reports import ReportService, results_router
 from interview_pipeline.launcher.review import ReviewAccess, review_router
 from interview_pipeline.launcher.sessions import Rejected, SessionManager
-from interview_pipeline.launcher.store import SessionRecord, SessionStore, SqliteSessionStore
+from interview_pipeline.launcher.store import SessionRecord, SessionStore, open_store
 from interview_pipeline.launcher.views import session_out
+from interview_pipeline.launcher.webhooks import WebhookConfig, WebhookDispatcher
 from interview_pipeline.launcher.worker import DEFAULT_BOT
 
 _bearer = HTTPBearer(auto_error=False, description="One of the keys in INTERVIEW_API_KEYS")
@@ -69,7 +71,7 @@ class Launcher:
         self.creds = LiveKitCredentials.from_settings(settings)
         self.keys = ApiKeys(settings.api_keys)
         self.metrics = LauncherMetrics()
-        self.store: SessionStore = SqliteSessionStore(settings.resolved_store_path())
+        self.store: SessionStore = open_store(settings)
         self.pool = WorkerPool(
             settings,
             size=settings.pool_size,
@@ -79,8 +81,25 @@ class Launcher:
             on_change=self._pool_changed,
         )
         self.sessions = SessionManager(settings, self.creds, self.store, self.pool, self.metrics)
+        self.lease = Lease(settings, self.store, self.sessions)
+        self.webhook_config = WebhookConfig(settings)
+        self.webhooks = WebhookDispatcher(settings, self.store, self.metrics, self.webhook_config)
         self.reports = ReportService(settings, self.store, self.sessions.personas)
-        self.sessions.on_ended = self.reports.schedule
+        self.reports.on_ready = self._report_ready
+        self.sessions.on_ended = self._session_ended
+
+    def _session_ended(self, session_id: str) -> None:
+        """Final status written: the transcript is complete, and its report can be made (the
+        report task runs later, so its event still comes after this one)."""
+        self.reports.schedule(session_id)
+        turns = len(self.store.turns(session_id))
+        if self.store.add_event(session_id, "session.transcript_ready", {"turns": turns}):
+            self.webhooks.notify()
+
+    def _report_ready(self, session_id: str, status: str) -> None:
+        data = {"status": status, "report_url": f"{self.base_url()}/sessions/{session_id}/report"}
+        if self.store.add_event(session_id, "report.ready", data):
+            self.webhooks.notify()
 
     def interviewer_name(self, persona_id: str) -> str:
         """The persona's interviewer, or a generic name if the persona no longer loads."""
@@ -100,8 +119,10 @@ class Launcher:
         ).rstrip("/")
 
     def session_out(self, record: SessionRecord, *, transcript: bool = False) -> SessionOut:
+        """With ``transcript`` (one session's page): its turns and webhook deliveries too."""
         turns = self.store.turns(record.id) if transcript else None
-        return session_out(record, turns)
+        hooks = self.store.webhook_state(record.id) if transcript and record.webhook else None
+        return session_out(record, turns, hooks)
 
 
 def _problem(
@@ -132,13 +153,18 @@ def create_app(
         for issue in personas.issues:
             logger.error("persona file problem: {}", issue)
         logger.info("personas served: {}", ", ".join(sorted(personas.personas)) or "none")
-        await launcher.sessions.recover()
+        logger.info("store: {} (launcher {})", launcher.store.where, launcher.lease.id)
+        await launcher.lease.start()  # closes what this launcher's last process left live
+        launcher.webhooks.start()
         await launcher.pool.start()
         try:
             yield
         finally:
             await launcher.sessions.drain(settings.drain_grace_s)
             await launcher.reports.wait()
+            await launcher.lease.stop()
+            # What is due goes out now; the rest stays in the store for the next start or a peer.
+            await launcher.webhooks.stop(flush_s=5.0)
             launcher.store.close()
             if on_shutdown is not None:
                 on_shutdown()
@@ -219,8 +245,12 @@ def create_app(
             retry_after=(429, 503),
         ),
     )
-    async def create_session(body: CreateSession) -> SessionCreated:
-        record, candidate_token = await launcher.sessions.create(body)
+    async def create_session(
+        body: CreateSession,
+        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> SessionCreated:
+        webhook = launcher.webhook_config.for_key(creds.credentials if creds else None)
+        record, candidate_token = await launcher.sessions.create(body, webhook=webhook)
         return SessionCreated(
             session_id=record.id,
             room=record.room,

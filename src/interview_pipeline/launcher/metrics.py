@@ -70,6 +70,20 @@ class LauncherMetrics:
             "Idle bot processes that have finished warming up.",
             registry=self.registry,
         )
+        self.webhook_attempts = Counter(
+            "interview_webhook_attempts_total",
+            "Webhook delivery attempts by this launcher, by result (delivered, failed: retried "
+            "later, given_up: after INTERVIEW_WEBHOOK_MAX_ATTEMPTS).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.webhook_events = Gauge(
+            "interview_webhook_events",
+            "Webhook events in the store, by state (pending, failing: pending and tried at "
+            "least once, dead: given up, delivered).",
+            ["state"],
+            registry=self.registry,
+        )
         self.pool_target = Gauge(
             "interview_pool_target_size", "Configured pool size.", registry=self.registry
         )
@@ -88,4 +102,6 @@ class LauncherMetrics:
         counts = store.count_by_status()
         for status in SessionStatus:
             self.sessions.labels(status=str(status)).set(counts.get(status, 0))
+        for state, n in store.webhook_counts().items():
+            self.webhook_events.labels(state=state).set(n)
         return generate_latest(self.registry)

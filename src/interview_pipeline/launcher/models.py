@@ -194,6 +194,18 @@ class TurnOut(BaseModel):
     kind: str = ""
 
 
+class WebhooksOut(BaseModel):
+    """This session's webhook events (only for a session that has a webhook endpoint)."""
+
+    delivered: int
+    pending: int
+    #: Given up after INTERVIEW_WEBHOOK_MAX_ATTEMPTS.
+    dead: int
+    #: The next event to deliver has failed at least once and is being retried.
+    failing: bool
+    last_error: str | None = None
+
+
 class SessionOut(BaseModel):
     session_id: str
     room: str
@@ -210,6 +222,7 @@ class SessionOut(BaseModel):
     candidate_joined_at: float | None = None
     ended_at: float | None = None
     transcript: list[TurnOut] | None = None
+    webhooks: WebhooksOut | None = None
     #: Stored fields not served as stored, with why: a record damaged in the store (written
     #: before today's limits, or by another writer) is served without them rather than not at all.
     withheld: dict[str, str] | None = None

@@ -13,6 +13,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -21,7 +22,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTex
 from loguru import logger
 
 from interview_pipeline.conduct.evaluation import Report, evaluate
-from interview_pipeline.conduct.report_html import render_report_html
+from interview_pipeline.conduct.report_html import ConsentNote, render_report_html
 from interview_pipeline.config import Settings
 from interview_pipeline.launcher.models import (
     INVALID,
@@ -59,6 +60,8 @@ class ReportService:
         self.personas = personas
         self.dir = settings.data_dir / "reports"
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        #: Called with the session id and the report's status once it is on disk (webhooks).
+        self.on_ready: Callable[[str, str], None] | None = None
 
     def path(self, session_id: str) -> Path:
         return self.dir / f"{session_id}.json"
@@ -119,6 +122,11 @@ class ReportService:
         tmp = self.path(session_id).with_suffix(".tmp")
         tmp.write_text(json.dumps(body))
         os.replace(tmp, self.path(session_id))
+        if self.on_ready is not None:
+            try:
+                self.on_ready(session_id, str(body["status"]))
+            except Exception as exc:  # the report is made; a failed notification is logged
+                logger.warning("session {}: report hook failed: {}", session_id, exc)
         logger.info(
             "session {}: report {} {:.2f} s after the session ended",
             session_id,
@@ -231,6 +239,9 @@ def results_router(
             return JSONResponse(
                 {"status": "pending", "session_status": record.status}, status_code=202
             )
+        # Read at serving time, not baked into the report file: it belongs to the session.
+        consent = launcher.store.consent(session_id)
+        data["consent"] = None if consent is None else asdict(consent)
         if data.get("status") != "ready":
             return JSONResponse(data)  # {"status": "failed", "detail": why}
         html = format == "html" or (format is None and "text/html" in (accept or ""))
@@ -243,10 +254,12 @@ def results_router(
                     f"persona {record.persona!r} no longer loads; the JSON report is available",
                     field="format",
                 ) from None
+            note = ConsentNote(**data["consent"]) if data["consent"] else ConsentNote()
             stored = launcher.store.turns(session_id)
             recorded = read_recording(recording_path(launcher, session_id)).duration_s
             svg = timeline_svg(persona, stored, recorded)
-            page = render_report_html(Report.model_validate(data["report"]), persona, svg)
+            report = Report.model_validate(data["report"])
+            page = render_report_html(report, persona, note, timeline_svg=svg)
             return HTMLResponse(page)
         return JSONResponse(data)
 

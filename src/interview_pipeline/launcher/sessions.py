@@ -28,13 +28,13 @@ from interview_pipeline.launcher.livekit import (
 from interview_pipeline.launcher.metrics import LauncherMetrics
 from interview_pipeline.launcher.models import (
     BOT_IDENTITY,
-    TERMINAL,
     CreateSession,
     SessionStatus,
 )
 from interview_pipeline.launcher.pool import WorkerPool, WorkerProcess
 from interview_pipeline.launcher.store import SessionRecord, SessionStore
 from interview_pipeline.launcher.worker import STOP_GRACE_S
+from interview_pipeline.outcome import Outcome
 from interview_pipeline.personas import PersonaLibrary
 
 #: A bot that has not joined its room by then is declared failed (covers a cold, slow warm-up).
@@ -89,7 +89,9 @@ class SessionManager:
         self.pool = pool
         self.metrics = metrics
         self.rooms = LiveKitRooms(creds, empty_timeout_s=settings.empty_room_timeout_s)
-        self.personas = PersonaLibrary(settings.personas_dir)
+        self.personas = PersonaLibrary(
+            settings.personas_dir, face_cache_dir=settings.resolved_face_cache_dir()
+        )
         self.live: dict[str, LiveSession] = {}
         self._reserved = 0
         self._rooms: set[str] = set()  # rooms of sessions being created
@@ -101,23 +103,29 @@ class SessionManager:
         metrics.max_sessions.set(settings.max_sessions)
 
     # --- start-up -------------------------------------------------------------------------------
-    async def recover(self) -> None:
-        """Sessions live when a previous launcher died lost their bot with it: close them."""
-        for status in (s for s in SessionStatus if s not in TERMINAL):
-            for record in self.store.list_sessions(status=status, limit=10_000):
-                self.store.update(
-                    record.id,
-                    status=SessionStatus.FAILED,
-                    reason="launcher restarted while the session was live",
-                    ended_at=time.time(),
-                )
-                with contextlib.suppress(LiveKitUnavailable):
-                    await self.rooms.delete(record.room)
-                self._ended(record.id)
+    async def recover(self, *, own: bool = True) -> None:
+        """Sessions whose bot is gone: at start-up (``own``) this launcher's own, whose bots died
+        with its previous process; at any time, those of a launcher sharing the store whose
+        lease ran out. A live launcher's sessions are never touched."""
+        me = self.settings.resolved_launcher_id()
+        for record in self.store.take_over(me, self.settings.launcher_lease_s, own=own):
+            if record.owner in (None, me):
+                reason = "launcher restarted while the session was live"
+            else:
+                reason = f"launcher {record.owner} stopped renewing its lease while it was live"
+            self.store.update(
+                record.id, status=SessionStatus.FAILED, reason=reason, ended_at=time.time()
+            )
+            with contextlib.suppress(LiveKitUnavailable):
+                await self.rooms.delete(record.room)
+            self._ended(record.id)
 
     # --- create -------------------------------------------------------------------------------------
-    async def create(self, req: CreateSession) -> tuple[SessionRecord, str]:
-        """Start a session; returns the record and the candidate's token."""
+    async def create(
+        self, req: CreateSession, *, webhook: str | None = None
+    ) -> tuple[SessionRecord, str]:
+        """Start a session; returns the record and the candidate's token. ``webhook`` is the
+        endpoint its events go to (None: no webhooks)."""
         if self.draining:
             raise Rejected(503, "the launcher is shutting down", headers={"Retry-After": "30"})
         if len(self.live) + self._reserved >= self.settings.max_sessions:
@@ -167,6 +175,8 @@ class SessionManager:
                 candidate_email=req.candidate.email,
                 candidate_identity=identity,
                 metadata=req.metadata,
+                owner=self.settings.resolved_launcher_id(),
+                webhook=webhook,
             )
             try:
                 worker, warm = await self.pool.take()
@@ -352,12 +362,21 @@ def _pool(warm: bool) -> str:
 
 
 def _final_status(value: Any, live: LiveSession) -> SessionStatus:
-    """The bot's outcome as a session status. A bot stopped by DELETE or drain ("stopped")
-    completed the interview if the candidate was there to hear the closing line."""
+    """The bot's outcome as a session status. A bot stopped by DELETE or drain completed the
+    interview if the candidate was there to hear the closing line; so did one whose outcome
+    this launcher does not know (a newer bot), and otherwise it was abandoned."""
     try:
-        status = SessionStatus(str(value))
+        outcome = Outcome(str(value))
     except ValueError:
-        status = SessionStatus.COMPLETED if live.candidate_joined else SessionStatus.ABANDONED
-    if status not in TERMINAL:
+        outcome = Outcome.STOPPED
+    status = _STATUS_OF.get(outcome)
+    if status is None:
         return SessionStatus.COMPLETED if live.candidate_joined else SessionStatus.ABANDONED
     return status
+
+
+_STATUS_OF = {
+    Outcome.COMPLETED: SessionStatus.COMPLETED,
+    Outcome.ABANDONED: SessionStatus.ABANDONED,
+    Outcome.FAILED: SessionStatus.FAILED,
+}

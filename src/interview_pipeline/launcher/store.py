@@ -1,67 +1,25 @@
-"""Session store: sessions and their transcript turns, behind a small interface.
+"""Session store: sessions and their transcript turns, behind one small interface.
 
-SQLite in WAL mode is the default because both the launcher and the bot processes write to it:
-each bot appends its own turns directly (one short transaction per turn), so a bot that crashes
-mid-interview still leaves every turn said so far, and a launcher restart loses nothing. A shared
-database for several launcher machines would implement the same ``SessionStore`` protocol.
+The launcher and every bot process write to the store (bots append their own turns as they are
+said, so a crash keeps them). The records, the protocol and the row decoding live here, shared by
+the backends: SQLite (``store_sqlite``, the single-machine default) and Postgres
+(``store_postgres``, shared by launchers and bot hosts on several machines). Both are one set of
+queries (``store_sql``) over a different connection; ``migrations`` versions their schema.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, cast
 
-from interview_pipeline.launcher.models import TERMINAL, SessionStatus
+from interview_pipeline.config import Settings
+from interview_pipeline.launcher.models import SessionStatus
 from interview_pipeline.transcript import Speaker, Turn
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
-    id TEXT PRIMARY KEY,
-    room TEXT NOT NULL,
-    persona TEXT NOT NULL,
-    candidate_name TEXT NOT NULL,
-    candidate_email TEXT,
-    candidate_identity TEXT NOT NULL,
-    metadata TEXT,
-    status TEXT NOT NULL,
-    reason TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    bot_joined_at REAL,
-    candidate_joined_at REAL,
-    ended_at REAL
-);
-CREATE INDEX IF NOT EXISTS sessions_status ON sessions(status);
-CREATE INDEX IF NOT EXISTS sessions_room ON sessions(room, created_at);
-CREATE TABLE IF NOT EXISTS turns (
-    session_id TEXT NOT NULL REFERENCES sessions(id),
-    seq INTEGER NOT NULL,
-    speaker TEXT NOT NULL,
-    text TEXT NOT NULL,
-    start REAL NOT NULL,
-    "end" REAL NOT NULL,
-    question_id TEXT,
-    interrupted INTEGER NOT NULL DEFAULT 0,
-    kind TEXT NOT NULL DEFAULT '',
-    meta TEXT,
-    written_at REAL NOT NULL,
-    PRIMARY KEY (session_id, seq)
-);
-"""
-
-#: For ``list_page`` (keyset pagination newest first, optionally by status or persona).
-_PAGE_INDEXES = """
-CREATE INDEX IF NOT EXISTS sessions_page ON sessions(created_at, id);
-CREATE INDEX IF NOT EXISTS sessions_status_page ON sessions(status, created_at, id);
-CREATE INDEX IF NOT EXISTS sessions_persona_page ON sessions(persona, created_at, id);
-"""
-
-_SESSION_COLUMNS = (
+SESSION_COLUMNS = (
     "id",
     "room",
     "persona",
@@ -76,10 +34,15 @@ _SESSION_COLUMNS = (
     "bot_joined_at",
     "candidate_joined_at",
     "ended_at",
+    "owner",
+    "webhook",
 )
-_UPDATABLE = frozenset(
+UPDATABLE = frozenset(
     {"status", "reason", "bot_joined_at", "candidate_joined_at", "ended_at", "updated_at"}
 )
+
+#: A fetched row, by column name (``sqlite3.Row`` and psycopg's dict rows both are).
+Row = Mapping[str, Any]
 
 
 @dataclass
@@ -98,9 +61,24 @@ class SessionRecord:
     bot_joined_at: float | None = None
     candidate_joined_at: float | None = None
     ended_at: float | None = None
+    #: The launcher that runs this session's bot (``Settings.resolved_launcher_id``): restart
+    #: recovery closes only its own sessions, or those of a launcher whose lease ran out.
+    owner: str | None = None
+    #: Where this session's webhooks go (``webhooks.endpoint_id``); None: it has none, and the
+    #: store records no events for it.
+    webhook: str | None = None
     #: Stored values that could not be read back as written, with why (the field holds a
     #: stand-in): reads serve what they can instead of failing on one damaged row.
     damaged: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    """What the candidate accepted on their page before joining, and when (server clock)."""
+
+    version: str
+    text_sha256: str  # of the notice as shown (placeholders filled): which wording it was
+    accepted_at: float
 
 
 @dataclass
@@ -111,8 +89,37 @@ class StoredTurn:
     written_at: float = 0.0
 
 
+@dataclass
+class OutboxEvent:
+    """A webhook waiting in the store; ``body`` is fixed when the event happens, so every retry
+    sends the same bytes (the receiver dedupes on ``event_id``)."""
+
+    n: int
+    event_id: str
+    session_id: str
+    type: str
+    body: str
+    webhook: str | None
+    attempts: int = 0
+
+
+@dataclass
+class WebhookState:
+    """One session's webhook deliveries, as ``GET /sessions/{id}`` shows them."""
+
+    delivered: int = 0
+    pending: int = 0
+    dead: int = 0
+    #: The oldest undelivered event has failed at least once (it is being retried).
+    failing: bool = False
+    last_error: str | None = None
+
+
 class SessionStore(Protocol):
-    """What the launcher and the bots need from persistence; nothing SQLite-specific."""
+    """What the launcher and the bots need from persistence; nothing backend-specific."""
+
+    #: Where the store is, for logs (never a password).
+    where: str
 
     def create(self, record: SessionRecord) -> None: ...
     def get(self, session_id: str) -> SessionRecord | None: ...
@@ -123,9 +130,25 @@ class SessionStore(Protocol):
     def update(self, session_id: str, **changes: Any) -> SessionRecord | None: ...
     def append_turn(self, session_id: str, turn: Turn) -> int: ...
     def turns(self, session_id: str, after: int = 0) -> list[StoredTurn]: ...
+    def sink(self, session_id: str) -> SessionTranscriptSink: ...
     def count_by_status(self) -> dict[SessionStatus, int]: ...
-    def close(self) -> None: ...
-    # Review pages: keyset pagination.
+    # --- several launchers on one store ------------------------------------------------
+    def heartbeat(self, launcher_id: str, now: float | None = None) -> None: ...
+    def take_over(
+        self, launcher_id: str, lease_s: float, *, own: bool, now: float | None = None
+    ) -> list[SessionRecord]: ...
+    # --- webhook outbox -----------------------------------------------------------------
+    def add_event(self, session_id: str, type: str, data: dict[str, Any]) -> str | None: ...
+    def due_events(self, launcher_id: str, now: float, limit: int = 50) -> list[OutboxEvent]: ...
+    def event_result(
+        self, n: int, *, delivered: bool, error: str | None = None, retry_at: float | None = None
+    ) -> None: ...
+    def webhook_state(self, session_id: str) -> WebhookState: ...
+    def webhook_counts(self) -> dict[str, int]: ...
+    # --- the candidate's consent ----------------------------------------------------------
+    def record_consent(self, session_id: str, consent: ConsentRecord) -> ConsentRecord: ...
+    def consent(self, session_id: str) -> ConsentRecord | None: ...
+    # --- review pages: keyset pagination ------------------------------------------------
     def list_page(
         self,
         *,
@@ -134,6 +157,7 @@ class SessionStore(Protocol):
         before: tuple[float | str, str] | None = None,
         limit: int = 100,
     ) -> list[SessionRecord]: ...
+    def close(self) -> None: ...
 
 
 class SessionTranscriptSink:
@@ -147,201 +171,7 @@ class SessionTranscriptSink:
         self.store.append_turn(self.session_id, turn)
 
 
-class SqliteSessionStore:
-    """SQLite (WAL) store; safe to open from the launcher and from every bot process at once."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        # isolation_level=None: autocommit, explicit BEGIN IMMEDIATE where a read-then-write
-        # must be atomic across processes (turn sequence numbers).
-        self._db = sqlite3.connect(
-            str(path), timeout=10.0, isolation_level=None, check_same_thread=False
-        )
-        self._db.row_factory = sqlite3.Row
-        # Invalid UTF-8 written by another writer must not make a read raise.
-        self._db.text_factory = _lenient_text
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=10000")
-            self._db.executescript(_SCHEMA)
-            self._db.executescript(_PAGE_INDEXES)
-
-    # --- sessions --------------------------------------------------------------------------
-    def create(self, record: SessionRecord) -> None:
-        values = [
-            record.id,
-            record.room,
-            record.persona,
-            record.candidate_name,
-            record.candidate_email,
-            record.candidate_identity,
-            json.dumps(record.metadata, allow_nan=False) if record.metadata is not None else None,
-            str(record.status),
-            record.reason,
-            record.created_at,
-            record.updated_at,
-            record.bot_joined_at,
-            record.candidate_joined_at,
-            record.ended_at,
-        ]
-        marks = ",".join("?" for _ in _SESSION_COLUMNS)
-        with self._lock:
-            self._db.execute(
-                f"INSERT INTO sessions ({','.join(_SESSION_COLUMNS)}) VALUES ({marks})", values
-            )
-
-    def get(self, session_id: str) -> SessionRecord | None:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
-        return _record(row) if row else None
-
-    def latest_in_room(self, room: str) -> SessionRecord | None:
-        """The newest session ever made in ``room``, live or ended (its tokens may be alive)."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT * FROM sessions WHERE room = ? ORDER BY created_at DESC LIMIT 1", (room,)
-            ).fetchone()
-        return _record(row) if row else None
-
-    def list_sessions(
-        self, status: SessionStatus | None = None, limit: int = 100
-    ) -> list[SessionRecord]:
-        query = "SELECT * FROM sessions"
-        args: list[Any] = []
-        if status is not None:
-            query += " WHERE status = ?"
-            args.append(str(status))
-        query += " ORDER BY created_at DESC LIMIT ?"
-        args.append(limit)
-        with self._lock:
-            rows = self._db.execute(query, args).fetchall()
-        return [_record(r) for r in rows]
-
-    def update(self, session_id: str, **changes: Any) -> SessionRecord | None:
-        """Apply changes, except that a session already ended stays as it ended."""
-        unknown = set(changes) - _UPDATABLE
-        if unknown:
-            raise ValueError(f"not updatable: {sorted(unknown)}")
-        changes.setdefault("updated_at", time.time())
-        cols = ", ".join(f"{k} = ?" for k in changes)
-        args = [str(v) if isinstance(v, SessionStatus) else v for v in changes.values()]
-        terminal = tuple(str(s) for s in TERMINAL)
-        with self._lock:
-            self._db.execute(
-                f"UPDATE sessions SET {cols} WHERE id = ? AND status NOT IN (?, ?, ?)",
-                [*args, session_id, *terminal],
-            )
-        return self.get(session_id)
-
-    def count_by_status(self) -> dict[SessionStatus, int]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT status, COUNT(*) FROM sessions GROUP BY status"
-            ).fetchall()
-        counts = {s: 0 for s in SessionStatus}
-        for status, n in rows:
-            counts[_status(status)[0]] += n
-        return counts
-
-    # --- transcript --------------------------------------------------------------------------
-    def append_turn(self, session_id: str, turn: Turn) -> int:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                (seq,) = self._db.execute(
-                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM turns WHERE session_id = ?",
-                    (session_id,),
-                ).fetchone()
-                self._db.execute(
-                    'INSERT INTO turns (session_id, seq, speaker, text, start, "end", question_id,'
-                    " interrupted, kind, meta, written_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        session_id,
-                        seq,
-                        turn.speaker,
-                        turn.text,
-                        turn.start,
-                        turn.end,
-                        turn.question_id,
-                        int(turn.interrupted),
-                        turn.kind,
-                        json.dumps(turn.meta, default=str) if turn.meta else None,
-                        time.time(),
-                    ),
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return int(seq)
-
-    def turns(self, session_id: str, after: int = 0) -> list[StoredTurn]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT * FROM turns WHERE session_id = ? AND seq > ? ORDER BY seq",
-                (session_id, after),
-            ).fetchall()
-        return [
-            StoredTurn(
-                seq=r["seq"],
-                turn=Turn(
-                    speaker=cast(Speaker, _str(r["speaker"])),
-                    text=_str(r["text"]),
-                    start=r["start"],
-                    end=r["end"],
-                    question_id=_text(r["question_id"]),
-                    interrupted=bool(r["interrupted"]),
-                    kind=_str(r["kind"]),
-                    meta=_turn_meta(r["meta"]),
-                ),
-                written_at=r["written_at"],
-            )
-            for r in rows
-        ]
-
-    # --- pages (keyset pagination for the API and the review list) ---------------------------
-    def list_page(
-        self,
-        *,
-        status: SessionStatus | None = None,
-        persona: str | None = None,
-        before: tuple[float | str, str] | None = None,
-        limit: int = 100,
-    ) -> list[SessionRecord]:
-        """Newest first by (created_at, id); ``before``: the key of the last row of the previous
-        page. An index per filter keeps every page as fast as the first."""
-        where: list[str] = []
-        args: list[Any] = []
-        if status is not None:
-            where.append("status = ?")
-            args.append(str(status))
-        if persona is not None:
-            where.append("persona = ?")
-            args.append(persona)
-        if before is not None:
-            where.append("(created_at, id) < (?, ?)")
-            args.extend(before)
-        query = "SELECT * FROM sessions"
-        if where:
-            query += " WHERE " + " AND ".join(where)
-        query += " ORDER BY created_at DESC, id DESC LIMIT ?"
-        args.append(limit)
-        with self._lock:
-            rows = self._db.execute(query, args).fetchall()
-        return [_record(r) for r in rows]
-
-    def sink(self, session_id: str) -> SessionTranscriptSink:
-        return SessionTranscriptSink(self, session_id)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-
-def _record(row: sqlite3.Row) -> SessionRecord:
+def read_record(row: Row) -> SessionRecord:
     """Never raises: a row another writer (or an older launcher) damaged is read with stand-ins
     and ``damaged`` saying why, so one bad row cannot take ``GET /sessions`` down."""
     damaged: dict[str, str] = {}
@@ -356,7 +186,7 @@ def _record(row: sqlite3.Row) -> SessionRecord:
                 metadata = loaded
             else:
                 damaged["metadata"] = "stored metadata is not a JSON object"
-    status, known = _status(row["status"])
+    status, known = read_status(row["status"])
     if not known:
         damaged["status"] = f"stored status {_text(row['status'])!r} is unknown; served as failed"
     return SessionRecord(
@@ -374,11 +204,35 @@ def _record(row: sqlite3.Row) -> SessionRecord:
         bot_joined_at=row["bot_joined_at"],
         candidate_joined_at=row["candidate_joined_at"],
         ended_at=row["ended_at"],
+        owner=_text(row["owner"]),
+        webhook=_text(row["webhook"]),
         damaged=damaged,
     )
 
 
-def _status(value: object) -> tuple[SessionStatus, bool]:
+def read_turn(row: Row) -> StoredTurn:
+    """A stored turn; like ``read_record``, it never raises on a damaged row."""
+    return StoredTurn(
+        seq=row["seq"],
+        turn=Turn(
+            speaker=cast(Speaker, _str(row["speaker"])),
+            text=_str(row["text"]),
+            start=row["start"],
+            end=row["end"],
+            question_id=_text(row["question_id"]),
+            interrupted=bool(row["interrupted"]),
+            kind=_str(row["kind"]),
+            meta=_turn_meta(row["meta"]),
+        ),
+        written_at=row["written_at"],
+    )
+
+
+def read_consent(row: Row) -> ConsentRecord:
+    return ConsentRecord(_str(row["version"]), _str(row["text_sha256"]), row["accepted_at"])
+
+
+def read_status(value: object) -> tuple[SessionStatus, bool]:
     """The stored status, or (failed, False) for one this launcher does not know."""
     try:
         return SessionStatus(_str(value)), True
@@ -391,7 +245,7 @@ def _text(value: object) -> str | None:
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bytes):
-        return _lenient_text(value)
+        return lenient_text(value)
     return str(value)
 
 
@@ -399,7 +253,7 @@ def _str(value: object) -> str:
     return _text(value) or ""
 
 
-def _lenient_text(raw: bytes) -> str:
+def lenient_text(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
@@ -412,3 +266,39 @@ def _turn_meta(raw: object) -> dict[str, Any]:
     except (ValueError, RecursionError):
         return {}
     return meta if isinstance(meta, dict) else {}
+
+
+def event_body(
+    event_id: str, type: str, session_id: str, created_at: float, data: dict[str, Any]
+) -> str:
+    """The JSON a webhook delivers: the same shape for every event type."""
+    envelope = {
+        "id": event_id,
+        "type": type,
+        "created_at": created_at,
+        "session_id": session_id,
+        "data": data,
+    }
+    return json.dumps(envelope, separators=(",", ":"), default=str)
+
+
+def open_store(settings: Settings) -> SessionStore:
+    """The store the settings name: Postgres when ``INTERVIEW_DATABASE_URL`` is set, else the
+    SQLite file (the single-machine default). Launcher and bots both open it this way."""
+    dsn = settings.resolved_database_url()
+    if dsn is not None:
+        from interview_pipeline.launcher.store_postgres import PostgresSessionStore
+
+        return PostgresSessionStore(dsn)
+    from interview_pipeline.launcher.store_sqlite import SqliteSessionStore
+
+    return SqliteSessionStore(settings.resolved_store_path())
+
+
+def __getattr__(name: str) -> Any:
+    """``SqliteSessionStore`` is still importable from here (it lived here before the split)."""
+    if name == "SqliteSessionStore":
+        from interview_pipeline.launcher.store_sqlite import SqliteSessionStore
+
+        return SqliteSessionStore
+    raise AttributeError(name)

@@ -8,16 +8,21 @@ another writer). Those are served with the offending fields replaced by a stand-
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from pydantic import ValidationError
 
 from interview_pipeline.launcher.models import SessionOut, SessionStatus, metadata_problem
-from interview_pipeline.launcher.store import SessionRecord, StoredTurn
+from interview_pipeline.launcher.store import SessionRecord, StoredTurn, WebhookState
 
 
-def session_out(record: SessionRecord, turns: list[StoredTurn] | None = None) -> SessionOut:
-    """``record`` (and its transcript, when ``turns`` is given) as served by the API."""
+def session_out(
+    record: SessionRecord,
+    turns: list[StoredTurn] | None = None,
+    webhooks: WebhookState | None = None,
+) -> SessionOut:
+    """``record`` (and its transcript and webhooks, when given) as served by the API."""
     withheld = dict(record.damaged)
     metadata = record.metadata
     if metadata is not None and (problem := metadata_problem(metadata)) is not None:
@@ -39,6 +44,7 @@ def session_out(record: SessionRecord, turns: list[StoredTurn] | None = None) ->
         "candidate_joined_at": record.candidate_joined_at,
         "ended_at": record.ended_at,
         "transcript": None if turns is None else [_turn(t) for t in turns],
+        "webhooks": None if webhooks is None else asdict(webhooks),
     }
     # Each round replaces every field that failed with its stand-in; a second round can only
     # fail on a stand-in, which the last resort below covers.

@@ -130,15 +130,17 @@ def _redact(text: str, *secrets: str) -> str:
 
 async def run_job(bot: ModuleType, settings: Settings, job: dict[str, Any], chan: Channel) -> None:
     """Run one session to its end and report how it ended; never raises."""
-    from interview_pipeline.launcher.store import SqliteSessionStore
+    from interview_pipeline.launcher.store import open_store
     from interview_pipeline.personas import PersonaLibrary
 
     loop = asyncio.get_running_loop()
     commands = chan.commands(loop)
     token = str(job["token"])
-    store = SqliteSessionStore(Path(job["store_path"]))
+    store = open_store(settings)  # the launcher's store: SQLite file or shared Postgres
     try:
-        library = PersonaLibrary(settings.personas_dir)
+        library = PersonaLibrary(
+            settings.personas_dir, face_cache_dir=settings.resolved_face_cache_dir()
+        )
         persona = library.load(str(job["persona"]))
 
         def on_status(status: str, detail: str | None = None) -> None:
