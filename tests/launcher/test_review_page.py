@@ -125,7 +125,7 @@ async def test_review_page_seeks_and_follows_playback(tmp_path: Path, browser_bi
             await until(page, "window.review.current === 6", 20)  # the interviewer, at 42.0 s
             await until(page, "window.review.current === 7", 20)  # the candidate again, at 43.2 s
             played = await page.evaluate("document.getElementById('player').currentTime")
-            assert played >= 43.2
+            assert played >= 43.1  # the highlight moves 50 ms early, as a caption would
             await page.evaluate("document.getElementById('player').pause()")
             assert (
                 await page.evaluate(
