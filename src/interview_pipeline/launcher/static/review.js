@@ -16,6 +16,9 @@
   let pending = null; // a seek asked for before the player knew the file's length
   let playhead = null;
   let geometry = null;
+  // A turn the recording does not reach was clicked: it stays highlighted until playback moves
+  // (the player's own events would otherwise put the highlight back where the audio is).
+  let pinned = false;
 
   const LABELS = {
     strong_yes: "Strong yes", yes: "Yes", lean_no: "Lean no", no: "No",
@@ -194,8 +197,10 @@
     state.lastSeek = t;
     if (state.recorded === null || t >= state.recorded) {
       highlight(seq === undefined ? (turnAt(t) || {}).seq : seq, false);
+      pinned = true;
       return;
     }
+    pinned = false;
     if (player.readyState < 1) {
       pending = t;
     } else {
@@ -248,7 +253,7 @@
   }
 
   function update() {
-    if (pending !== null) return;
+    if (pending !== null || (pinned && player.paused)) return;
     const t = player.currentTime || 0;
     const turn = turnAt(t);
     highlight(turn ? turn.seq : null, !player.paused);
@@ -265,7 +270,10 @@
     update();
     frame = player.paused ? null : requestAnimationFrame(tick);
   }
-  player.addEventListener("play", () => { if (frame === null) frame = requestAnimationFrame(tick); });
+  player.addEventListener("play", () => {
+    pinned = false;
+    if (frame === null) frame = requestAnimationFrame(tick);
+  });
   for (const ev of ["timeupdate", "seeked", "pause", "ended"]) player.addEventListener(ev, update);
 
   (async () => {
