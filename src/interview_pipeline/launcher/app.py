@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from interview_pipeline.config import Settings
 from interview_pipeline.launcher.auth import ApiKeys
+from interview_pipeline.launcher.dispatch import DispatchSessionManager, no_pool
 from interview_pipeline.launcher.limits import BodyLimit
 from interview_pipeline.launcher.livekit import LiveKitCredentials, LiveKitUnavailable
 from interview_pipeline.launcher.metrics import LauncherMetrics
@@ -68,15 +69,24 @@ class Launcher:
         self.keys = ApiKeys(settings.api_keys)
         self.metrics = LauncherMetrics()
         self.store: SessionStore = SqliteSessionStore(settings.resolved_store_path())
-        self.pool = WorkerPool(
-            settings,
-            size=settings.pool_size,
-            bot=bot,
-            env=worker_env,
-            log_dir=log_dir,
-            on_change=self._pool_changed,
-        )
-        self.sessions = SessionManager(settings, self.creds, self.store, self.pool, self.metrics)
+        self.sessions: SessionManager
+        if settings.dispatch == "agents":  # bots on `interview-pipeline worker` hosts
+            self.pool = no_pool(settings)
+            self.sessions = DispatchSessionManager(
+                settings, self.creds, self.store, self.pool, self.metrics
+            )
+        else:
+            self.pool = WorkerPool(
+                settings,
+                size=settings.pool_size,
+                bot=bot,
+                env=worker_env,
+                log_dir=log_dir,
+                on_change=self._pool_changed,
+            )
+            self.sessions = SessionManager(
+                settings, self.creds, self.store, self.pool, self.metrics
+            )
         self.reports = ReportService(settings, self.store, self.sessions.personas)
         self.sessions.on_ended = self.reports.schedule
 

@@ -1,0 +1,213 @@
+"""Distributed mode with the real parts: a livekit-server, two ``interview-pipeline worker``
+processes with their own pools registered as LiveKit agent workers, and a launcher that only
+dispatches. Sessions spread over both hosts, a SIGKILLed host's session fails with the turns
+said so far, new sessions go to the survivor, and SIGTERM drains a host.
+
+The fake bot stands in for the real one (the point here is placement and failure, not speech).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from interview_pipeline.config import Settings
+from interview_pipeline.launcher.fleet import HostBeat, WorkerRegistry
+from interview_pipeline.launcher.livekit import LocalLiveKitServer
+
+from .candidate import SimulatedCandidate
+from .conftest import FAKEBOT, alive, body, make_settings, running_launcher
+from .test_api import wait_status
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning"),
+]
+
+LEASE_S = 3.0
+
+
+class Host:
+    """One worker host: its own process, pool and LiveKit registration."""
+
+    def __init__(self, name: str, settings: Settings, log_dir: Path):
+        self.name = name
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.log = log_dir / f"host-{name}.log"
+        env = {
+            **os.environ,
+            "LIVEKIT_URL": str(settings.livekit_url),
+            "LIVEKIT_API_KEY": LocalLiveKitServer.API_KEY,
+            "LIVEKIT_API_SECRET": LocalLiveKitServer.API_SECRET,
+            "INTERVIEW_STORE_PATH": str(settings.resolved_store_path()),
+            "INTERVIEW_DATA_DIR": str(settings.data_dir),
+            "INTERVIEW_PERSONAS_DIR": str(settings.personas_dir),
+            "INTERVIEW_AGENT_NAME": settings.agent_name,
+            "INTERVIEW_WORKER_LEASE_S": str(settings.worker_lease_s),
+            "INTERVIEW_POOL_SIZE": "1",
+            "INTERVIEW_MAX_SESSIONS": "1",
+            "INTERVIEW_DRAIN_GRACE_S": "2",
+            "INTERVIEW_WHISPER_SHARED": "false",
+            "INTERVIEW_LOG_LEVEL": "INFO",
+        }
+        argv = [sys.executable, "-m", "interview_pipeline.cli", "worker", "--name", name]
+        argv += ["--bot", str(FAKEBOT), "--log-dir", str(log_dir / name)]
+        with self.log.open("ab") as err:
+            self.proc = subprocess.Popen(
+                argv,
+                env=env,
+                cwd=log_dir,  # no .env from the checkout
+                stdin=subprocess.DEVNULL,
+                stdout=err,
+                stderr=err,
+                start_new_session=True,
+            )
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        pids = [
+            int(p.name)
+            for p in Path("/proc").iterdir()
+            if p.name.isdigit() and _in_group(int(p.name), self.proc.pid)
+        ]
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+
+
+def _in_group(pid: int, pgid: int) -> bool:
+    try:
+        return os.getpgid(pid) == pgid
+    except OSError:
+        return False
+
+
+async def hosts_ready(registry: WorkerRegistry, names: set[str], timeout_s: float = 60) -> None:
+    """Until every named host is registered with LiveKit and has a warm bot."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        ready = {h.name for h in registry.hosts() if h.ready > 0 and not h.draining}
+        if names <= ready:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"hosts not ready: {names - ready}")
+
+
+def host_of(registry: WorkerRegistry, session_id: str) -> HostBeat:
+    for host in registry.hosts():
+        if session_id in host.sessions:
+            return host
+    raise AssertionError(f"session {session_id} is on no host")
+
+
+@pytest.fixture
+def fleet_settings(tmp_path: Path, livekit_server: LocalLiveKitServer) -> Settings:
+    # A fresh agent name per test: hosts of another test on the same server never get our jobs.
+    return make_settings(
+        tmp_path,
+        livekit_server,
+        dispatch="agents",
+        agent_name=f"interviewer-{uuid.uuid4().hex[:8]}",
+        worker_lease_s=LEASE_S,
+    )
+
+
+@pytest.fixture
+def hosts(fleet_settings: Settings, tmp_path: Path) -> Iterator[dict[str, Host]]:
+    started = {n: Host(n, fleet_settings, tmp_path / "hosts") for n in ("host-a", "host-b")}
+    yield started
+    for host in started.values():
+        host.stop()
+
+
+@pytest.fixture
+async def registry(fleet_settings: Settings) -> AsyncIterator[WorkerRegistry]:
+    reg = WorkerRegistry(fleet_settings.resolved_store_path())
+    yield reg
+    reg.close()
+
+
+async def test_sessions_spread_and_a_killed_host_fails_its_session(
+    fleet_settings: Settings, hosts: dict[str, Host], registry: WorkerRegistry
+) -> None:
+    await hosts_ready(registry, set(hosts))
+    async with running_launcher(fleet_settings) as (_app, client):
+        created = []
+        for name in ("Sam", "Kim"):
+            r = await client.post("/sessions", json=body(name))
+            assert r.status_code == 201, r.text
+            created.append(r.json())
+            await wait_status(client, created[-1]["session_id"], "waiting_for_candidate")
+        first, second = (c["session_id"] for c in created)
+        placed = {host_of(registry, first).name, host_of(registry, second).name}
+        assert placed == set(hosts), "each host (capacity 1) got one session"
+
+        r = await client.post("/sessions", json=body("Lee"))
+        assert r.status_code == 429, r.text  # both hosts full, as their heartbeats say
+
+        candidate = SimulatedCandidate(created[0]["livekit_url"], created[0]["candidate_token"])
+        await candidate.join()
+        try:
+            await wait_status(client, first, "in_progress")
+            doomed = hosts[host_of(registry, first).name]
+            survivor = hosts[host_of(registry, second).name]
+            doomed.proc.send_signal(signal.SIGKILL)
+            data = await wait_status(client, first, "failed", timeout_s=LEASE_S * 6)
+        finally:
+            await candidate.leave()
+        assert doomed.name in data["reason"] and "heartbeat" in data["reason"], data["reason"]
+        assert [t["text"] for t in data["transcript"]] == ["Hello Sam."]
+        assert survivor.proc.poll() is None
+
+        # The survivor's own session ends through DELETE (dispatch deleted → job terminated).
+        r = await client.delete(f"/sessions/{second}")
+        assert r.status_code == 200 and r.json()["status"] == "abandoned", r.text
+        await hosts_ready(registry, {survivor.name})
+        r = await client.post("/sessions", json=body("Ana"))
+        assert r.status_code == 201, r.text
+        third = r.json()["session_id"]
+        await wait_status(client, third, "waiting_for_candidate")
+        assert host_of(registry, third).name == survivor.name
+
+
+async def test_sigterm_drains_a_host(
+    fleet_settings: Settings, hosts: dict[str, Host], registry: WorkerRegistry
+) -> None:
+    await hosts_ready(registry, set(hosts))
+    hosts["host-b"].stop()  # one host is enough here
+    await asyncio.sleep(LEASE_S + 1)
+    async with running_launcher(fleet_settings) as (_app, client):
+        r = await client.post("/sessions", json=body("Sam"))
+        assert r.status_code == 201, r.text
+        created = r.json()
+        sid = created["session_id"]
+        await wait_status(client, sid, "waiting_for_candidate")
+        host = hosts[host_of(registry, sid).name]
+        candidate = SimulatedCandidate(created["livekit_url"], created["candidate_token"])
+        await candidate.join()
+        try:
+            await wait_status(client, sid, "in_progress")
+            host.proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 5
+            while not any(h.draining for h in registry.hosts()):
+                assert time.monotonic() < deadline, "the host never said it drains"
+                await asyncio.sleep(0.05)
+            r = await client.post("/sessions", json=body("Kim"))
+            assert r.status_code == 503, r.text  # the only host takes no new jobs
+            # The live session had the drain grace (2 s), then its bot said its closing line.
+            data = await wait_status(client, sid, "completed", timeout_s=30)
+        finally:
+            await candidate.leave()
+        assert [t["text"] for t in data["transcript"]][-1] == "Thank you, goodbye."
+        assert host.proc.wait(30) == 0
+        assert registry.hosts() == []
+        assert not alive(host.proc.pid)
