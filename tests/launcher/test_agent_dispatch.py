@@ -9,10 +9,7 @@ The fake bot stands in for the real one (the point here is placement and failure
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -21,11 +18,12 @@ from pathlib import Path
 import pytest
 
 from interview_pipeline.config import Settings
-from interview_pipeline.launcher.fleet import HostBeat, WorkerRegistry
+from interview_pipeline.launcher.fleet import WorkerRegistry
 from interview_pipeline.launcher.livekit import LocalLiveKitServer
 
 from .candidate import SimulatedCandidate
-from .conftest import FAKEBOT, alive, body, make_settings, running_launcher
+from .conftest import alive, body, make_settings, running_launcher
+from .fleet_hosts import Host, host_of, hosts_ready
 from .test_api import wait_status
 
 pytestmark = [
@@ -33,80 +31,6 @@ pytestmark = [
 ]
 
 LEASE_S = 3.0
-
-
-class Host:
-    """One worker host: its own process, pool and LiveKit registration."""
-
-    def __init__(self, name: str, settings: Settings, log_dir: Path):
-        self.name = name
-        log_dir.mkdir(parents=True, exist_ok=True)
-        self.log = log_dir / f"host-{name}.log"
-        env = {
-            **os.environ,
-            "LIVEKIT_URL": str(settings.livekit_url),
-            "LIVEKIT_API_KEY": LocalLiveKitServer.API_KEY,
-            "LIVEKIT_API_SECRET": LocalLiveKitServer.API_SECRET,
-            "INTERVIEW_STORE_PATH": str(settings.resolved_store_path()),
-            "INTERVIEW_DATA_DIR": str(settings.data_dir),
-            "INTERVIEW_PERSONAS_DIR": str(settings.personas_dir),
-            "INTERVIEW_AGENT_NAME": settings.agent_name,
-            "INTERVIEW_WORKER_LEASE_S": str(settings.worker_lease_s),
-            "INTERVIEW_POOL_SIZE": "1",
-            "INTERVIEW_MAX_SESSIONS": "1",
-            "INTERVIEW_DRAIN_GRACE_S": "2",
-            "INTERVIEW_WHISPER_SHARED": "false",
-            "INTERVIEW_LOG_LEVEL": "INFO",
-        }
-        argv = [sys.executable, "-m", "interview_pipeline.cli", "worker", "--name", name]
-        argv += ["--bot", str(FAKEBOT), "--log-dir", str(log_dir / name)]
-        with self.log.open("ab") as err:
-            self.proc = subprocess.Popen(
-                argv,
-                env=env,
-                cwd=log_dir,  # no .env from the checkout
-                stdin=subprocess.DEVNULL,
-                stdout=err,
-                stderr=err,
-                start_new_session=True,
-            )
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        pids = [
-            int(p.name)
-            for p in Path("/proc").iterdir()
-            if p.name.isdigit() and _in_group(int(p.name), self.proc.pid)
-        ]
-        for pid in pids:
-            os.kill(pid, signal.SIGKILL)
-
-
-def _in_group(pid: int, pgid: int) -> bool:
-    try:
-        return os.getpgid(pid) == pgid
-    except OSError:
-        return False
-
-
-async def hosts_ready(registry: WorkerRegistry, names: set[str], timeout_s: float = 60) -> None:
-    """Until every named host is registered with LiveKit and has a warm bot."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        ready = {h.name for h in registry.hosts() if h.ready > 0 and not h.draining}
-        if names <= ready:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"hosts not ready: {names - ready}")
-
-
-def host_of(registry: WorkerRegistry, session_id: str) -> HostBeat:
-    for host in registry.hosts():
-        if session_id in host.sessions:
-            return host
-    raise AssertionError(f"session {session_id} is on no host")
 
 
 @pytest.fixture
@@ -153,6 +77,8 @@ async def test_sessions_spread_and_a_killed_host_fails_its_session(
 
         r = await client.post("/sessions", json=body("Lee"))
         assert r.status_code == 429, r.text  # both hosts full, as their heartbeats say
+        ready = (await client.get("/readyz")).json()
+        assert ready["worker_hosts"] == 2 and ready["capacity_left"] is False, ready
 
         candidate = SimulatedCandidate(created[0]["livekit_url"], created[0]["candidate_token"])
         await candidate.join()

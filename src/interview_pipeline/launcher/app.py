@@ -286,8 +286,7 @@ def create_app(
     async def readyz() -> JSONResponse:
         checks: dict[str, Any] = {
             "draining": launcher.sessions.draining,
-            "live_sessions": len(launcher.sessions.live),
-            "max_sessions": settings.max_sessions,
+            **launcher.sessions.capacity_checks(),
             "pool_ready": launcher.pool.ready_count,
             "pool_size": launcher.pool.size,
         }
@@ -296,11 +295,7 @@ def create_app(
             checks["livekit"] = "ok"
         except LiveKitUnavailable as exc:
             checks["livekit"] = str(exc)
-        ready = (
-            not checks["draining"]
-            and checks["livekit"] == "ok"
-            and checks["live_sessions"] < settings.max_sessions
-        )
+        ready = not checks["draining"] and checks["livekit"] == "ok" and checks["capacity_left"]
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
     # Prometheus' text format, not JSON: say so, or generated clients try to parse it. (The

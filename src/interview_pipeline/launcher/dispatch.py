@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import functools
 import time
+from typing import Any
 
 from loguru import logger
 
@@ -54,6 +55,14 @@ class DispatchSessionManager(SessionManager):
         """Live sessions belong to worker hosts, not to a launcher: a restart touches none of
         them. Instead every launcher watches the hosts' leases from now on."""
         self._sweeper = asyncio.ensure_future(self._sweep_forever())
+
+    def capacity_checks(self) -> dict[str, Any]:
+        free = capacity(self.registry.hosts(), self.store, self.lease_s)
+        return {
+            "worker_hosts": free.hosts,
+            "free_sessions": free.free,
+            "capacity_left": free.free > 0,
+        }
 
     def _check_capacity(self) -> None:
         if self.draining:

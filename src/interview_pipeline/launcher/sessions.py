@@ -206,6 +206,15 @@ class SessionManager:
                 headers={"Retry-After": "30"},
             )
 
+    def capacity_checks(self) -> dict[str, Any]:
+        """Readiness figures for ``/readyz``; ``capacity_left`` decides."""
+        live = len(self.live)
+        return {
+            "live_sessions": live,
+            "max_sessions": self.settings.max_sessions,
+            "capacity_left": live < self.settings.max_sessions,
+        }
+
     def _admit(self, req: CreateSession) -> tuple[Persona, str, str, str]:
         """Persona, candidate identity, new session id and room of a valid request."""
         try:
