@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+from loguru import logger
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "launcher"))
@@ -107,6 +108,8 @@ async def main() -> None:
     parser.add_argument("--hosts", type=int, default=2, help="worker hosts in dispatch mode")
     parser.add_argument("--bot", default=str(FAKEBOT), help="bot module or .py file")
     args = parser.parse_args()
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
     binary = find_server_binary()
     if binary is None:
         sys.exit("livekit-server binary not found (see README: Running the launcher)")

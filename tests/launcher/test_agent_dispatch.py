@@ -137,3 +137,13 @@ async def test_sigterm_drains_a_host(
         assert host.proc.wait(30) == 0
         assert registry.hosts() == []
         assert not alive(host.proc.pid)
+
+
+async def test_no_worker_host_means_503_and_not_ready(fleet_settings: Settings) -> None:
+    async with running_launcher(fleet_settings) as (app, client):
+        assert app.state.launcher.pool.pids == []  # a dispatching launcher starts no bots
+        r = await client.post("/sessions", json=body())
+        assert r.status_code == 503 and "no worker host" in r.json()["detail"], r.text
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["worker_hosts"] == 0, ready.text
+        assert (await client.get("/sessions")).json()["sessions"] == []

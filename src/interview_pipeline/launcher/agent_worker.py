@@ -24,8 +24,9 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from livekit import api
@@ -48,6 +49,8 @@ from interview_pipeline.launcher.worker import DEFAULT_BOT
 PROTOCOL_VERSION = "interview-pipeline/0.1"
 #: Reconnect back-off ceiling after the server or the network drops the worker socket.
 MAX_RETRY_DELAY_S = 10.0
+#: An accepted job whose assignment has not come by then went elsewhere: free its bot again.
+ASSIGNMENT_TIMEOUT_S = 10.0
 
 
 class AgentWorker:
@@ -120,8 +123,8 @@ class AgentWorker:
     def send(self, msg: agent.WorkerMessage) -> None:
         self._outbox.put_nowait(msg)
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[call-overload]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -140,7 +143,7 @@ class AgentWorker:
                     try:
                         await self._connection(http)
                         delay = 0.0
-                    except (aiohttp.ClientError, OSError, ConnectionError, TimeoutError) as exc:
+                    except Exception as exc:  # any failure of one connection: connect again
                         logger.warning("agent worker socket: {}; retrying", type(exc).__name__)
                     self.registered.clear()
                     if self.closed:
@@ -216,11 +219,19 @@ class AgentWorker:
         answer = agent.AvailabilityResponse(job_id=job.id, available=available)
         if session is not None and available:
             self.pending.add(job.id)
+            asyncio.get_running_loop().call_later(
+                ASSIGNMENT_TIMEOUT_S, self._assignment_lost, job.id
+            )
             answer.participant_identity = BOT_IDENTITY
             answer.participant_name = self._interviewer(session.persona)
         logger.debug("job {} for room {}: {}", job.id, job.room.name, available)
         self.send(agent.WorkerMessage(availability=answer))
         self.beat()
+
+    def _assignment_lost(self, job_id: str) -> None:
+        if job_id in self.pending:
+            self.pending.discard(job_id)
+            self.beat()
 
     async def _on_assignment(self, assignment: agent.JobAssignment) -> None:
         job = assignment.job
