@@ -9,7 +9,7 @@ LIVEKIT_VERSION="${LIVEKIT_VERSION:-v1.13.5}"
 PY="${PYTHON:-python3}"
 
 need=()
-for pkg in ffmpeg sox espeak-ng flite festival festvox-kdlpc16k chromium chromium-driver; do
+for pkg in ffmpeg sox espeak-ng flite festival festvox-kdlpc16k chromium chromium-driver redis-server; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

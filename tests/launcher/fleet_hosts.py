@@ -6,8 +6,11 @@ Absolute imports only, so that bench/ can import it from this folder as well.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,9 +18,37 @@ from pathlib import Path
 
 from interview_pipeline.config import Settings
 from interview_pipeline.launcher.fleet import HostBeat, WorkerRegistry
-from interview_pipeline.launcher.livekit import LocalLiveKitServer
+from interview_pipeline.launcher.livekit import LocalLiveKitServer, free_port
 
 FAKEBOT = Path(__file__).resolve().parent / "fakebot.py"
+
+
+class Redis:
+    """A private ``redis-server`` on a free loopback port (LiveKit's multi-node mode)."""
+
+    def __init__(self, log: Path):
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server not found: apt-get install redis-server (scripts/setup.sh)"
+        self.port = free_port()
+        argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [*argv, "--appendonly", "no"], stdout=out, stderr=out, start_new_session=True
+            )
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+                break
+            assert time.monotonic() < deadline, f"redis-server did not start; see {log}"
+            time.sleep(0.05)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
 
 
 class Host:

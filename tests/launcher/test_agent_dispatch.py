@@ -22,8 +22,8 @@ from interview_pipeline.launcher.fleet import WorkerRegistry
 from interview_pipeline.launcher.livekit import LocalLiveKitServer
 
 from .candidate import SimulatedCandidate
-from .conftest import alive, body, make_settings, running_launcher
-from .fleet_hosts import Host, host_of, hosts_ready
+from .conftest import alive, body, livekit_binary, make_settings, running_launcher
+from .fleet_hosts import Host, Redis, host_of, hosts_ready
 from .test_api import wait_status
 
 pytestmark = [
@@ -147,3 +147,47 @@ async def test_no_worker_host_means_503_and_not_ready(fleet_settings: Settings) 
         ready = await client.get("/readyz")
         assert ready.status_code == 503 and ready.json()["worker_hosts"] == 0, ready.text
         assert (await client.get("/sessions")).json()["sessions"] == []
+
+
+async def test_two_livekit_nodes_over_redis_dispatch_across_nodes(tmp_path: Path) -> None:
+    """LiveKit's multi-node mode: host A registered on node 1, host B on node 2, the launcher on
+    node 1. Both hosts (capacity 1 each) get a session: dispatch reaches the workers of every
+    node, whichever node LiveKit placed the room on (in the logs of one run, the room placed on
+    node 1 went to the worker on node 2, whose bot joined through node 2)."""
+    binary = livekit_binary()
+    assert binary is not None, "livekit-server binary not found"
+    redis = Redis(tmp_path / "redis.log")
+    nodes = [
+        LocalLiveKitServer(binary, log_path=tmp_path / f"node{i}.log", redis=redis.address)
+        for i in (1, 2)
+    ]
+    started: list[Host] = []
+    try:
+        for node in nodes:
+            node.start()
+        settings = make_settings(
+            tmp_path, nodes[0], dispatch="agents", agent_name="interviewer-mn",
+            worker_lease_s=LEASE_S,
+        )  # fmt: skip
+        on_node2 = settings.model_copy(update={"livekit_url": nodes[1].url})
+        started = [
+            Host("on-node1", settings, tmp_path / "hosts"),
+            Host("on-node2", on_node2, tmp_path / "hosts"),
+        ]
+        registry = WorkerRegistry(settings.resolved_store_path())
+        await hosts_ready(registry, {"on-node1", "on-node2"})
+        async with running_launcher(settings) as (_app, client):
+            sids = []
+            for name in ("Sam", "Kim"):
+                r = await client.post("/sessions", json=body(name))
+                assert r.status_code == 201, r.text
+                sids.append(r.json()["session_id"])
+                await wait_status(client, sids[-1], "waiting_for_candidate")
+            assert {host_of(registry, sid).name for sid in sids} == {"on-node1", "on-node2"}
+        registry.close()
+    finally:
+        for host in started:
+            host.stop()
+        for node in nodes:
+            node.stop()
+        redis.stop()

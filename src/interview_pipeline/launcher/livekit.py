@@ -266,8 +266,17 @@ class LocalLiveKitServer:
     API_KEY = "devkey"
     API_SECRET = "secret"
 
-    def __init__(self, binary: Path, *, port: int | None = None, log_path: Path | None = None):
+    def __init__(
+        self,
+        binary: Path,
+        *,
+        port: int | None = None,
+        log_path: Path | None = None,
+        redis: str | None = None,
+    ):
         self.binary = binary
+        #: ``host:port`` of a Redis shared with other nodes: LiveKit's multi-node mode.
+        self.redis = redis
         self.port = port or free_port()
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
@@ -292,7 +301,7 @@ class LocalLiveKitServer:
             "  use_external_ip: false\n"
             "logging:\n"
             "  level: info\n"
-        )
+        ) + (f"redis:\n  address: {self.redis}\n" if self.redis else "")
 
     def start(self, timeout_s: float = 20.0) -> LocalLiveKitServer:
         if self.log_path is None:
