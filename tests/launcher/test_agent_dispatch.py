@@ -22,7 +22,15 @@ from interview_pipeline.launcher.fleet import WorkerRegistry
 from interview_pipeline.launcher.livekit import LocalLiveKitServer
 
 from .candidate import SimulatedCandidate
-from .conftest import alive, body, livekit_binary, make_settings, running_launcher
+from .conftest import (
+    alive,
+    await_gone,
+    body,
+    descendants,
+    livekit_binary,
+    make_settings,
+    running_launcher,
+)
 from .fleet_hosts import Host, Redis, host_of, hosts_ready
 from .test_api import wait_status
 
@@ -86,6 +94,8 @@ async def test_sessions_spread_and_a_killed_host_fails_its_session(
             await wait_status(client, first, "in_progress")
             doomed = hosts[host_of(registry, first).name]
             survivor = hosts[host_of(registry, second).name]
+            family = descendants(doomed.proc.pid)  # template, bots: they die with their host
+            assert family
             doomed.proc.send_signal(signal.SIGKILL)
             data = await wait_status(client, first, "failed", timeout_s=LEASE_S * 6)
         finally:
@@ -93,6 +103,7 @@ async def test_sessions_spread_and_a_killed_host_fails_its_session(
         assert doomed.name in data["reason"] and "heartbeat" in data["reason"], data["reason"]
         assert [t["text"] for t in data["transcript"]] == ["Hello Sam."]
         assert survivor.proc.poll() is None
+        assert await await_gone(family) == []
 
         # The survivor's own session ends through DELETE (dispatch deleted → job terminated).
         r = await client.delete(f"/sessions/{second}")
