@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
+import warnings
 from pathlib import Path
 
 import httpx
@@ -110,6 +111,7 @@ async def main() -> None:
     args = parser.parse_args()
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
+    warnings.filterwarnings("ignore", message="The HMAC key")  # the dev server's short key
     binary = find_server_binary()
     if binary is None:
         sys.exit("livekit-server binary not found (see README: Running the launcher)")
