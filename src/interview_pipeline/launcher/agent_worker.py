@@ -242,6 +242,8 @@ class AgentWorker:
             return
         self.jobs[session.session_id] = job.id
         try:
+            if self.draining:  # accepted just before SIGTERM: the pool is going away
+                raise OSError("the host began to drain before the bot started")
             await self.sessions.run_dispatched(session, assignment.token)
         except OSError as exc:
             reason = f"cannot start a bot process on host {self.host.name}: {exc}"
