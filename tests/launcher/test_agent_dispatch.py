@@ -35,6 +35,7 @@ from .fleet_hosts import Host, Redis, host_of, hosts_ready
 from .test_api import wait_status
 
 pytestmark = [
+    pytest.mark.livekit,
     pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning"),
 ]
 
