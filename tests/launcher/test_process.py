@@ -19,7 +19,7 @@ from interview_pipeline.config import REPO_ROOT
 from interview_pipeline.launcher.livekit import LiveKitRooms, LocalLiveKitServer, free_port
 
 from .candidate import SimulatedCandidate
-from .conftest import API_KEY, AUTH, FAKEBOT, alive, body, children_of, livekit_binary, wait_gone
+from .conftest import API_KEY, AUTH, FAKEBOT, alive, body, descendants, livekit_binary, wait_gone
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
@@ -62,12 +62,7 @@ class Launcher:
         raise AssertionError("launcher never ready:\n" + self.log.read_text()[-3000:])
 
     def descendants(self) -> list[int]:
-        found, todo = [], [self.proc.pid]
-        while todo:
-            kids = children_of(todo.pop())
-            found += kids
-            todo += kids
-        return found
+        return descendants(self.proc.pid)
 
 
 @pytest.fixture

@@ -108,6 +108,25 @@ CREATE INDEX webhook_events_open ON webhook_events(session_id, n) WHERE delivere
             for dialect, real, serial in _DIALECT_TYPES
         },
     ),
+    Step(
+        3,
+        "worker hosts' heartbeat rows (dispatch mode: capacity and dead-host detection)",
+        # IF NOT EXISTS: a SQLite file a pre-store worker host already wrote this table into.
+        _both(
+            """
+CREATE TABLE IF NOT EXISTS workers (
+    host_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    capacity INTEGER NOT NULL,
+    ready INTEGER NOT NULL DEFAULT 0,
+    draining INTEGER NOT NULL DEFAULT 0,
+    sessions TEXT NOT NULL DEFAULT '[]',
+    started_at REAL NOT NULL,
+    heartbeat_at REAL NOT NULL
+)
+"""
+        ),
+    ),
 )
 
 LATEST = STEPS[-1].version
