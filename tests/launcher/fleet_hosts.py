@@ -84,6 +84,9 @@ class Host:
             "INTERVIEW_WHISPER_SHARED": str(settings.whisper_shared).lower(),
             "INTERVIEW_LOG_LEVEL": "INFO",
         }
+        dsn = settings.resolved_database_url()
+        if dsn is not None:  # the launcher's shared Postgres: the host and its bots write there
+            env["INTERVIEW_DATABASE_URL"] = dsn
         argv = [sys.executable, "-m", "interview_pipeline.cli", "worker", "--name", name]
         argv += ["--bot", str(bot), "--log-dir", str(log_dir / name)]
         with self.log.open("ab") as err:

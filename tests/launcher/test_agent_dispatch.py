@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from interview_pipeline.config import Settings
 from interview_pipeline.launcher.fleet import WorkerRegistry
@@ -33,6 +34,7 @@ from .conftest import (
     running_launcher,
 )
 from .fleet_hosts import Host, Redis, host_of, hosts_ready
+from .pg import LocalPostgres
 from .test_api import wait_status
 
 pytestmark = [
@@ -150,6 +152,44 @@ async def test_sigterm_drains_a_host(
         assert host.proc.wait(30) == 0
         assert registry.hosts() == []
         assert not alive(host.proc.pid)
+
+
+async def test_dispatch_on_a_shared_postgres(
+    fleet_settings: Settings, postgres: LocalPostgres, tmp_path: Path
+) -> None:
+    """Dispatch mode on Postgres: the host's heartbeat row, the bot's statuses and turns all go
+    to the shared database (no SQLite file anywhere), and the session is the launcher's row."""
+    settings = fleet_settings.model_copy(
+        update={"database_url": SecretStr(postgres.new_database()), "launcher_id": "lb-1"}
+    )
+    host = Host("pg-host", settings, tmp_path / "hosts")
+    store = open_store(settings)
+    try:
+        registry = WorkerRegistry(store)
+        await hosts_ready(registry, {"pg-host"})
+        async with running_launcher(settings) as (_app, client):
+            r = await client.post("/sessions", json=body("Sam"))
+            assert r.status_code == 201, r.text
+            created = r.json()
+            sid = created["session_id"]
+            await wait_status(client, sid, "waiting_for_candidate")
+            assert host_of(registry, sid).name == "pg-host"
+            candidate = SimulatedCandidate(created["livekit_url"], created["candidate_token"])
+            await candidate.join()
+            try:
+                await wait_status(client, sid, "in_progress")
+                assert (await client.delete(f"/sessions/{sid}")).status_code in (200, 202, 204)
+                data = await wait_status(client, sid, "completed", timeout_s=30)
+            finally:
+                await candidate.leave()
+        assert [t["text"] for t in data["transcript"]][-1] == "Thank you, goodbye."
+        record = store.get(sid)
+        assert record is not None and record.owner == "lb-1"
+        assert [t.turn.text for t in store.turns(sid)][-1] == "Thank you, goodbye."
+        assert not (settings.resolved_store_path()).exists()
+    finally:
+        host.stop()
+        store.close()
 
 
 async def test_no_worker_host_means_503_and_not_ready(fleet_settings: Settings) -> None:
