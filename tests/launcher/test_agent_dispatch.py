@@ -36,6 +36,7 @@ from .conftest import (
 from .fleet_hosts import Host, Redis, host_of, hosts_ready
 from .pg import LocalPostgres
 from .test_api import wait_status
+from .test_webhooks import SECRET, Receiver, receiver  # noqa: F401 (receiver: a fixture)
 
 pytestmark = [
     pytest.mark.livekit,
@@ -155,12 +156,22 @@ async def test_sigterm_drains_a_host(
 
 
 async def test_dispatch_on_a_shared_postgres(
-    fleet_settings: Settings, postgres: LocalPostgres, tmp_path: Path
+    fleet_settings: Settings,
+    postgres: LocalPostgres,
+    tmp_path: Path,
+    receiver: Receiver,  # noqa: F811 (the fixture imported above)
 ) -> None:
     """Dispatch mode on Postgres: the host's heartbeat row, the bot's statuses and turns all go
-    to the shared database (no SQLite file anywhere), and the session is the launcher's row."""
+    to the shared database (no SQLite file anywhere), the session is the launcher's row, and
+    the events the host queues as the session ends (transcript, report) reach the webhook
+    through the launcher, in order after the status changes."""
     settings = fleet_settings.model_copy(
-        update={"database_url": SecretStr(postgres.new_database()), "launcher_id": "lb-1"}
+        update={
+            "database_url": SecretStr(postgres.new_database()),
+            "launcher_id": "lb-1",
+            "webhook_url": receiver.url,
+            "webhook_secret": SecretStr(SECRET),
+        }
     )
     host = Host("pg-host", settings, tmp_path / "hosts")
     store = open_store(settings)
@@ -182,7 +193,17 @@ async def test_dispatch_on_a_shared_postgres(
                 data = await wait_status(client, sid, "completed", timeout_s=30)
             finally:
                 await candidate.leave()
+            deadline = time.monotonic() + 30
+            while not any(g["body"]["type"] == "report.ready" for g in receiver.delivered()):
+                assert time.monotonic() < deadline, receiver.got
+                await asyncio.sleep(0.1)
         assert [t["text"] for t in data["transcript"]][-1] == "Thank you, goodbye."
+        sent = [g["body"] for g in receiver.delivered() if g["body"]["session_id"] == sid]
+        kinds = [e["type"] for e in sent]
+        assert kinds[-2:] == ["session.transcript_ready", "report.ready"], kinds
+        assert set(kinds[:-2]) == {"session.status_changed"}
+        assert sent[-3]["data"]["status"] == "completed"
+        assert all(g["signed_ok"] for g in receiver.got)
         record = store.get(sid)
         assert record is not None and record.owner == "lb-1"
         assert [t.turn.text for t in store.turns(sid)][-1] == "Thank you, goodbye."

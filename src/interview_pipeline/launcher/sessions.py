@@ -170,7 +170,6 @@ class SessionManager:
             "type": "job",
             **job.model_dump(),
             "token": token,
-            "store_path": str(self.settings.resolved_store_path()),
             "stop_grace_s": self.stop_grace_s,
         }
         if not await live.worker.send(message):
