@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT / "tests" / "launcher"))
 
 from candidate import SimulatedCandidate  # noqa: E402
 
+from interview_pipeline.compat import dispose_livekit_runtime  # noqa: E402
 from interview_pipeline.config import Settings  # noqa: E402
 from interview_pipeline.launcher.app import create_app  # noqa: E402
 from interview_pipeline.launcher.livekit import LocalLiveKitServer, find_server_binary  # noqa: E402
@@ -276,15 +277,13 @@ def serve_fakes() -> None:
     """Run in a child process: the three vendor fakes, cheap enough not to be the bottleneck."""
     import numpy as np
 
-    from interview_pipeline.fakes import DeepgramFake, ElevenLabsFake, OpenAIFake
+    from interview_pipeline.fakes import DeepgramFake, ElevenLabsFake, OpenAIFake, tone_synth
 
     def transcribe(pcm: np.ndarray, rate: int) -> str:
         return FIXED_ANSWER_TEXT
 
     def tone(text: str, rate: int) -> bytes:
-        seconds = min(4.0, 0.05 * len(text) + 0.3)
-        t = np.arange(int(rate * seconds)) / rate
-        return (0.3 * 32767 * np.sin(2 * np.pi * 220 * t)).astype(np.int16).tobytes()
+        return tone_synth(text[:74], rate, seconds_per_char=0.05)  # at most 4 s a line
 
     async def run() -> None:
         fakes = (
@@ -507,9 +506,7 @@ async def main(args: argparse.Namespace) -> None:
             if args.only in (None, "load"):
                 steps = [int(s) for s in args.steps.split(",")]
                 await bench_load(lk, tmp, steps, args.stagger)
-    ffi = sys.modules.get("livekit.rtc._ffi_client")
-    if ffi is not None and ffi.FfiClient._instance is not None:
-        ffi.FfiClient._instance._dispose()
+    dispose_livekit_runtime()
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ from loguru import logger  # noqa: E402
 
 from interview_pipeline import simulate  # noqa: E402
 from interview_pipeline.audio import load_pcm16  # noqa: E402
+from interview_pipeline.compat import dispose_livekit_runtime  # noqa: E402
 from interview_pipeline.config import Settings  # noqa: E402
 from interview_pipeline.personas import Persona, PersonaLibrary  # noqa: E402
 from interview_pipeline.transports.replay import ReplayAnswer, ReplayTransport  # noqa: E402
@@ -318,9 +319,7 @@ async def run_room(todo: list[Interview]) -> list[dict[str, Any]]:
                         except Exception as exc:
                             lines.append({"error": f"{interview.id}: {exc!r}"[:500]})
                         print(f"  [room] {len(lines)}/{len(todo)}", file=sys.stderr, flush=True)
-    ffi = sys.modules.get("livekit.rtc._ffi_client")
-    if ffi is not None and ffi.FfiClient._instance is not None:
-        ffi.FfiClient._instance._dispose()
+    dispose_livekit_runtime()
     return lines
 
 

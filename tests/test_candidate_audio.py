@@ -19,6 +19,7 @@ from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import run_test
 
 from interview_pipeline.candidate_audio import CandidateAudioStop, CandidateAudioTap
+from interview_pipeline.compat.smart_turn import predict_endpoint, session_of
 from interview_pipeline.gate import JoinGate
 from interview_pipeline.recording import ConversationRecorder
 from interview_pipeline.turns.smart_turn import SharedSmartTurnAnalyzerV3, smart_turn_session
@@ -79,6 +80,6 @@ async def test_gate_says_when_a_whole_greeting_is_held() -> None:
 
 def test_smart_turn_analyzers_share_one_session() -> None:
     first, second = SharedSmartTurnAnalyzerV3(), SharedSmartTurnAnalyzerV3()
-    assert first._session is second._session is smart_turn_session()
+    assert session_of(first) is session_of(second) is smart_turn_session()
     silence = np.zeros(16000 * 2, dtype=np.float32)
-    assert first._predict_endpoint(silence)["prediction"] in (0, 1)
+    assert predict_endpoint(first, silence)["prediction"] in (0, 1)

@@ -21,6 +21,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from interview_pipeline import providers
 from interview_pipeline.config import ConfigError, Settings
+from interview_pipeline.outcome import Outcome, OutcomeReport
 from interview_pipeline.personas.schema import Persona
 from interview_pipeline.transcript import TranscriptSink
 from interview_pipeline.transports.livekit import InterviewLiveKitTransport
@@ -70,8 +71,8 @@ async def run_bot(
     stop: asyncio.Event | None = None,
     recording_path: Path | None = None,
     candidate_identity: str | None = None,
-) -> Outcome:
-    """Run one interview in ``room_name``; return completed, abandoned or stopped."""
+) -> OutcomeReport:
+    """Run one interview in ``room_name``; return completed, abandoned, stopped or failed."""
     if not settings.livekit_url:
         raise ConfigError("the bot needs LIVEKIT_URL (the LiveKit server to join)")
 
@@ -86,9 +87,11 @@ async def run_bot(
         settings.livekit_url,
         token,
         room_name,
-        # 800 kbit/s: LiveKit's default preset caps 512x512 at 20 fps (measured).
+        # The persona's bitrate (800 kbit/s by default: LiveKit's default preset caps 512x512
+        # at 20 fps, measured).
         params=LiveKitParams(
-            **transport_kwargs(persona, video=video), video_out_max_bitrate=800_000
+            **transport_kwargs(persona, video=video),
+            video_out_max_bitrate=persona.avatar.bitrate_kbps * 1000,
         ),
     )
     recorder = None
@@ -160,13 +163,12 @@ async def run_bot(
         await asyncio.sleep(settings.reconnect_grace_s)
         grace["task"] = None
         logger.info("candidate did not come back: abandoning")
-        conductor.outcome = "abandoned"
-        conductor.plan.finished = True
+        conductor.end_without_goodbye(Outcome.ABANDONED)
         await worker.cancel(reason="candidate left")
 
     @transport.event_handler("on_participant_disconnected")
     async def _left(_t: Any, participant_id: str) -> None:
-        if conductor.plan.finished or not is_candidate(participant_id):
+        if conductor.finished or not is_candidate(participant_id):
             return
         await conductor.candidate_left()  # no nudges into an empty room
         if grace["task"] is None:
@@ -178,10 +180,10 @@ async def run_bot(
             return
         await stop.wait()
         if not parts.gate.is_open:
-            conductor.outcome = "stopped"
+            conductor.end_without_goodbye(Outcome.STOPPED)
             await worker.cancel(reason="stopped before the candidate joined")
             return
-        await conductor.wrap_up("stopped")
+        await conductor.wrap_up(Outcome.STOPPED)
 
     runner = WorkerRunner(handle_sigint=False)
     await runner.add_workers(worker)
@@ -200,19 +202,4 @@ async def run_bot(
     if degraded:  # the session record says how the interview got there
         counts = ", ".join(f"{role} {n}" for role, n in sorted(degraded.items()))
         reason = f"{reason or conductor.outcome}; degraded lines: {counts}"
-    return Outcome(conductor.outcome or "abandoned", reason=reason, degraded=degraded)
-
-
-class Outcome(str):
-    """How the interview ended (completed, abandoned, stopped, failed), with why and what was
-    degraded: still a plain string to callers that only compare it."""
-
-    reason: str | None
-    degraded: dict[str, int]
-
-    def __new__(
-        cls, value: str, *, reason: str | None = None, degraded: dict[str, int] | None = None
-    ) -> Outcome:
-        self = super().__new__(cls, value)
-        self.reason, self.degraded = reason, degraded or {}
-        return self
+    return OutcomeReport(conductor.outcome or Outcome.ABANDONED, reason=reason, degraded=degraded)

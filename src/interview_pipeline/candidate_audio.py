@@ -3,9 +3,8 @@
 Every frame that travels the pipeline costs a queue hop per processor and an event per
 observer, and the candidate's microphone sends 50 frames a second for the whole interview.
 Only the STT and the user aggregator (VAD, Smart Turn) need that audio, so it stops after
-them; the recorder taps it where it enters. (Measured together with 20 ms input frames, the
-bot's Python time on the cloud path went from 0.068 to 0.063 of a core: the hops were a small
-part of it. See the launcher README.)
+them; the recorder taps it where it enters. (The hops were a small part of a bot's Python time
+when measured; the figures are in the launcher README.)
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from pathlib import Path
 from loguru import logger
 
 from interview_pipeline.audio import AudioInputError
+from interview_pipeline.compat import dispose_livekit_runtime
 from interview_pipeline.config import ConfigError, Settings
 from interview_pipeline.launcher.worker import DEFAULT_BOT
 from interview_pipeline.personas import PersonaError, PersonaLibrary
@@ -76,7 +77,9 @@ def _cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
     )
     from interview_pipeline.transcript import JsonlSink
 
-    library = PersonaLibrary(settings.personas_dir)
+    library = PersonaLibrary(
+        settings.personas_dir, face_cache_dir=settings.resolved_face_cache_dir()
+    )
     try:
         persona = library.load(args.persona)
         settings.check_providers()
@@ -137,18 +140,16 @@ def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 def _dispose_livekit() -> None:
     """Stop LiveKit's native runtime before exit; left running it can abort the interpreter."""
     try:
-        from livekit.rtc._ffi_client import FfiClient
-
-        instance = getattr(FfiClient, "_instance", None)
-        if instance is not None:
-            instance._dispose()
+        dispose_livekit_runtime()
     except Exception:  # best effort at shutdown
         pass
 
 
 def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     """Every problem of every file, then one summary line: fix them all in one pass."""
-    library = PersonaLibrary(settings.personas_dir)
+    library = PersonaLibrary(
+        settings.personas_dir, face_cache_dir=settings.resolved_face_cache_dir()
+    )
     report = library.check([Path(p) for p in args.paths] or None)
     for issue in report.issues:
         print(issue, file=sys.stderr)

@@ -101,7 +101,8 @@ class Settings(BaseSettings):
     llm_retries: int = Field(1, ge=0, le=3)
     #: Replies in a row the LLM failed before the interview ends with an apology (``failed``).
     llm_failures_to_end: int = Field(3, ge=1)
-    #: A line the TTS was given and has not started playing after this long: the TTS failed.
+    #: A line the TTS was given and has not started playing after this long (or audio that
+    #: stops mid-line for this long): the TTS failed.
     tts_timeout_s: float = Field(6.0, gt=0)
 
     # --- LiveKit -----------------------------------------------------------------------------
@@ -201,6 +202,10 @@ class Settings(BaseSettings):
 
     def resolved_clip_cache_dir(self) -> Path:
         return self.clip_cache_dir or self.data_dir / "clips"
+
+    def resolved_face_cache_dir(self) -> Path:
+        """Landmarks found on persona portraits (avatar/portrait.py), by file digest."""
+        return self.data_dir / "faces"
 
     # ----------------------------------------------------------------------------------------
     def resolved_stt(self) -> STTProvider:

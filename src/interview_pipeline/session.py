@@ -66,7 +66,6 @@ class InterviewParts:
     candidate_tap: FrameProcessor | None = None
     #: Past the turn logic the candidate's raw audio has no more readers.
     candidate_audio_stop: FrameProcessor = field(default_factory=CandidateAudioStop)
-    extra_observers: list[BaseObserver] = field(default_factory=list)
     #: Set by ``make_worker``: what a vendor failure does to the interview.
     fault_policy: VendorFaultPolicy | None = None
 
@@ -150,7 +149,6 @@ def make_worker(
     observers: list[BaseObserver] = [
         parts.transcript,
         parts.latency.observer,
-        *parts.extra_observers,
     ]
     worker = PipelineWorker(
         pipeline,

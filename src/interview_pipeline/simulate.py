@@ -28,6 +28,7 @@ from ruamel.yaml.error import YAMLError
 from interview_pipeline.audio import AudioInputError, load_pcm16, speech_end_s
 from interview_pipeline.config import Settings
 from interview_pipeline.metrics import summarize, word_error_rate
+from interview_pipeline.outcome import Outcome
 from interview_pipeline.personas import Persona, PersonaLibrary
 from interview_pipeline.transcript import FanoutSink, JsonlSink, Turn
 from interview_pipeline.transports.replay import ReplayAnswer, ReplayTransport
@@ -77,7 +78,7 @@ def load_script(path: Path) -> list[ReplayAnswer]:
 @dataclass
 class SimulationResult:
     out_dir: Path
-    outcome: str
+    outcome: Outcome
     turns: list[Turn]
     metrics: dict[str, Any]
     questions_asked: list[str]
@@ -153,7 +154,15 @@ async def run_simulation(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         result = await _run(
-            settings, persona, answers, tmp, candidate_name, portrait, echo, idle_end_s, with_avatar
+            settings,
+            persona,
+            answers,
+            tmp=tmp,
+            candidate_name=candidate_name,
+            portrait=portrait,
+            echo=echo,
+            idle_end_s=idle_end_s,
+            with_avatar=with_avatar,
         )
         _move_into_place(tmp, out_dir)
         result.out_dir = out_dir
@@ -166,6 +175,7 @@ async def _run(
     settings: Settings,
     persona: Persona,
     answers: list[ReplayAnswer],
+    *,
     tmp: Path,
     candidate_name: str,
     portrait: Path | None,
@@ -208,7 +218,8 @@ async def _run(
             elif log.answers and log.answers[-1].end > log.now() - 0.5:
                 quiet_since = time.monotonic()
             if log.finished_script and time.monotonic() - quiet_since > idle_end_s:
-                parts.conductor.outcome = parts.conductor.outcome or "script_ended"
+                if parts.conductor.outcome is None:
+                    parts.conductor.end_without_goodbye(Outcome.SCRIPT_ENDED)
                 await worker.queue_frame(EndWorkerFrame(reason="answers script ended"))
                 return
 
@@ -220,13 +231,12 @@ async def _run(
         await asyncio.wait_for(runner.run(), timeout=budget)
     except Exception as exc:  # whatever failed, the folder says so and keeps what was said
         logger.exception("simulation failed")
-        parts.conductor.outcome = "failed"
-        parts.conductor.outcome_reason = f"{type(exc).__name__}: {exc}"[:300]
+        parts.conductor.end_without_goodbye(Outcome.FAILED, f"{type(exc).__name__}: {exc}"[:300])
     finally:
         guard.cancel()
     parts.transcript.flush()
     turns = parts.transcript.turns
-    outcome = parts.conductor.outcome or "ended"
+    outcome = parts.conductor.outcome or Outcome.ENDED
     metrics = _metrics(parts, transport, turns)
     metrics["outcome"] = outcome
     metrics["outcome_reason"] = parts.conductor.outcome_reason
@@ -265,6 +275,8 @@ def _move_into_place(tmp: Path, out_dir: Path) -> None:
 
 
 def load_persona(settings: Settings, persona_id: str) -> tuple[Persona, Path | None]:
-    library = PersonaLibrary(settings.personas_dir)
+    library = PersonaLibrary(
+        settings.personas_dir, face_cache_dir=settings.resolved_face_cache_dir()
+    )
     persona = library.load(persona_id)
     return persona, library.portrait(persona)

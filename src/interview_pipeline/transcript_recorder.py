@@ -6,6 +6,11 @@ interviewer turn ends when its audio has finished playing, not when its text was
 A line cut off before its question was heard is written as ``cut_off`` under the question
 still being answered, and so is what the candidate says next: the transcript says what
 was asked, not what was planned.
+
+A TTS without word times (Piper) reports a sentence's text only once all of it has played,
+so a long line cut part-way (a greeting the candidate talks over) reaches the aggregator with
+no text at all. Such a turn keeps the sentences that had started playing, marked
+``unfinished``, instead of being written empty.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ import time
 from typing import Any
 
 from pipecat.frames.frames import (
+    AggregatedTextFrame,
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     StartFrame,
+    TTSTextFrame,
     UserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
@@ -42,6 +49,8 @@ class TranscriptRecorder(BaseObserver):
         self._bot_start: float | None = None
         self._bot_end: float | None = None
         self._pending_bot: Turn | None = None
+        #: Sentences of the current line that reached the speaker (see the module docstring).
+        self._begun: list[str] = []
         #: Why the answer being spoken may be missing words (the STT failed during it).
         self._incomplete: str | None = None
 
@@ -67,6 +76,12 @@ class TranscriptRecorder(BaseObserver):
                 self._bot_speaking = True
                 if self._bot_start is None:
                     self._bot_start = self.now()
+            elif (
+                isinstance(frame, AggregatedTextFrame)
+                and not isinstance(frame, TTSTextFrame)
+                and frame.will_be_spoken
+            ):
+                self._begun.append(frame.text.strip())
             elif isinstance(frame, BotStoppedSpeakingFrame):
                 self._bot_speaking = False
                 self._bot_end = self.now()
@@ -116,6 +131,9 @@ class TranscriptRecorder(BaseObserver):
             meta["planned"] = step.kind.value if step else ""
         if verdict.faulted:
             meta["fault"] = "tts"  # part of the line may never have been played
+        begun, self._begun = " ".join(t for t in self._begun if t), []
+        if not text and interrupted and begun:
+            text, meta["unfinished"] = begun, True
         turn = Turn(
             "interviewer",
             text,

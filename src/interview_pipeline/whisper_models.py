@@ -12,8 +12,8 @@ Weights only ever come from pip packages pinned by sha256; nothing here download
   its size. Joining takes about a second and runs where the model is about to be loaded anyway
   (service build, shared server start), never at import.
 
-On voices other than the product's Piper voice, base makes about 0.7x tiny.en's word errors
-for about 2x its decode time; see README "Providers and licences".
+On voices other than the product's Piper voice, base makes fewer word errors than tiny.en for
+more decode time; the figures are in README "Providers and licences".
 """
 
 from __future__ import annotations

@@ -67,3 +67,30 @@ class Collector(FrameProcessor):
 
     def audio(self) -> list[tuple[float, TTSAudioRawFrame]]:
         return [(t, f) for t, f in self.frames if isinstance(f, TTSAudioRawFrame)]
+
+
+def store_clip(
+    settings: Settings,
+    persona: Persona,
+    text: str,
+    audio: np.ndarray,
+    *,
+    portrait: Path | None = None,
+    size: tuple[int, int] | None = None,
+) -> None:
+    """Cache a clip of ``audio`` for ``text``, made by the fake Hedra from the persona's
+    prepared portrait (the image ``personas render`` would send)."""
+    from interview_pipeline.avatar.clips import ClipCache, ClipLibrary, voice_key
+    from interview_pipeline.avatar.face import pixel_digest, prepare_portrait
+    from interview_pipeline.fakes.hedra import render_talking_mp4
+
+    w, h = persona.avatar.width, persona.avatar.height
+    image = prepare_portrait(portrait, w, h, persona.id)
+    lib = ClipLibrary(
+        ClipCache(settings.resolved_clip_cache_dir()),
+        voice=voice_key(persona, "piper"),
+        portrait_digest=pixel_digest(image),
+        width=w,
+        height=h,
+    )
+    lib.cache.store(lib.spec(text), render_talking_mp4(image, audio, 16000, size or (w, h)))

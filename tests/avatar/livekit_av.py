@@ -28,7 +28,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
-from pipecat.transports.livekit.transport import LiveKitParams, LiveKitTransport
+from pipecat.transports.livekit.transport import LiveKitParams
 from pipecat.workers.runner import WorkerRunner
 
 from interview_pipeline.avatar import HedraVideoService
@@ -38,6 +38,7 @@ from interview_pipeline.config import Settings
 from interview_pipeline.fakes.hedra import output_size, render_talking_mp4
 from interview_pipeline.launcher.livekit import LiveKitCredentials, mint_token
 from interview_pipeline.personas.schema import Persona
+from interview_pipeline.transports.livekit import InterviewLiveKitTransport
 
 RATE = 24000
 
@@ -138,7 +139,7 @@ async def measure_av(
         mint_token(creds, room=room_name, identity="candidate", name="Candidate", ttl_s=600),
     )
     spec = persona.avatar
-    transport = LiveKitTransport(
+    transport = InterviewLiveKitTransport(
         creds.url,
         mint_token(creds, room=room_name, identity="interviewer", name="Interviewer", ttl_s=600),
         room_name,
@@ -223,6 +224,9 @@ def _analyse(rx: Received, fps: int) -> AvResult:
         near = [v for v in video_on if abs(v - a) < 0.3]
         if near:
             offsets.append((min(near, key=lambda v: abs(v - a)) - a) * 1000)
+    # The frame rate while speaking: from the first sound to the last (idle runs at half).
     times = [t for t, _ in rx.video]
+    if len(audio_on) > 1:
+        times = [t for t in times if audio_on[0] <= t <= audio_on[-1] + 0.3] or times
     span = times[-1] - times[0] if len(times) > 1 else 1.0
-    return AvResult(offsets, (len(times) - 1) / span, rx.video_size, len(times), rx.tracks, rx)
+    return AvResult(offsets, (len(times) - 1) / span, rx.video_size, len(rx.video), rx.tracks, rx)

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from interview_pipeline.config import Settings
-from interview_pipeline.launcher.livekit import LocalLiveKitServer, find_server_binary
+from interview_pipeline.launcher.livekit import LocalLiveKitServer
 from interview_pipeline.personas.loader import PersonaLibrary
 from interview_pipeline.personas.schema import AvatarRenderer
+from tests.real_parts import livekit_server_binary
 
 from .conftest import with_renderer
 from .livekit_av import measure_av
@@ -24,9 +25,7 @@ pytestmark = pytest.mark.livekit
 
 @pytest.fixture(scope="module")
 def livekit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLiveKitServer]:
-    binary = find_server_binary(Settings(_env_file=None))  # type: ignore[call-arg]
-    if binary is None:
-        pytest.skip("livekit-server binary not found (go install .../livekit-server/cmd/server)")
+    binary = livekit_server_binary()
     server = LocalLiveKitServer(binary, log_path=tmp_path_factory.mktemp("lk") / "server.log")
     yield server.start()
     server.stop()

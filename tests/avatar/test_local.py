@@ -82,9 +82,30 @@ def test_listening_nod_dips_the_whole_head_beyond_the_idle_motion(
 
 
 def test_listening_nod_envelope_goes_down_and_back_then_repeats() -> None:
-    from interview_pipeline.avatar.service import listening_nod
+    from interview_pipeline.avatar.pacing import listening_nod
 
     assert listening_nod(0.0) == 0.0
     assert listening_nod(0.45) > 0.95  # the bottom of the nod
     assert listening_nod(1.5) == 0.0  # head back up, still listening
     assert listening_nod(2.6 + 0.45) > 0.95  # the next nod
+
+
+def test_idle_pacing_sends_every_nth_tick_and_drops_repeats() -> None:
+    from interview_pipeline.avatar.pacing import KEEPALIVE_S, FramePacer
+
+    pacer = FramePacer(25, 12)
+    assert pacer.every == 2
+    assert pacer.skip(1, 0.0, (0, 0)) and not pacer.skip(2, 0.0, (0, 0))
+    pacer.shown = (0, 0)
+    pacer.sent(0.0)
+    assert pacer.skip(4, 0.5, (0, 0))  # the same frame again: not sent
+    assert not pacer.skip(4, 0.5, (1, 0))  # the head moved: sent
+    assert not pacer.skip(4, KEEPALIVE_S, (0, 0))  # a second on: sent anyway
+
+
+def test_renderer_state_tells_identical_frames() -> None:
+    r = LocalFaceRenderer(128, 128, seed="maya")
+    for t in (0.0, 0.04, 1.0, 3.3, 7.9):
+        for t2 in (t + 0.04, t + 0.4):
+            same = r.state(0.0, t) == r.state(0.0, t2)
+            assert same == (r.frame(0.0, t) == r.frame(0.0, t2))

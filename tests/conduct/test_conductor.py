@@ -2,8 +2,9 @@
 
 Upstream frames (the interviewer speaking) enter at the sink as the output transport would
 send them; downstream frames (the candidate's turns) enter at the source as the user
-aggregator would. Silence thresholds are tenths of seconds, so the escalation runs in
-real time without slowing the suite.
+aggregator would. The conductor's timers (silence, the end guard, a reply's deadline) run
+on a fake clock that moves only in ``Harness.wait`` and ``Harness.speak``, so no window is
+raced against a loaded machine; frames still travel the real pipeline.
 """
 
 from __future__ import annotations
@@ -44,8 +45,12 @@ from interview_pipeline.conduct.plan import OUT_OF_TIME_LINE, StepKind
 from interview_pipeline.personas.schema import Persona, Question, Silence
 from interview_pipeline.turns.barge_in import BargeInPolicyFrame
 from interview_pipeline.turns.frames import ReplyHoldFrame
+from tests.fake_clock import FakeClock
+from tests.polling import until
 
 DOWN, UP = FrameDirection.DOWNSTREAM, FrameDirection.UPSTREAM
+#: Clock time per step while a test lets time pass.
+STEP_S = 0.01
 ANSWER = "I read the logs and the metrics, reproduced it, found the root cause and fixed it."
 
 
@@ -83,7 +88,10 @@ class Harness:
 
     def __init__(self, persona: Persona, **conductor: Any) -> None:
         self.context = LLMContext()
-        self.conductor = InterviewConductor(persona, "Sam", context=self.context, **conductor)
+        self.clock = FakeClock()
+        self.conductor = InterviewConductor(
+            persona, "Sam", context=self.context, clock=self.clock, **conductor
+        )
         self.up = Collect(UP)
         self.down = Collect(DOWN)
         self.worker = PipelineWorker(
@@ -119,7 +127,7 @@ class Harness:
         """The interviewer's audio plays (what the output transport reports upstream),
         then the assistant aggregator reports the line with what of it was played."""
         await self.send(BotStartedSpeakingFrame(), UP)
-        await asyncio.sleep(seconds)
+        await self.wait(seconds)
         if interrupted:
             await self.send(InterruptionFrame())
         await self.send(BotStoppedSpeakingFrame(), UP)
@@ -145,11 +153,23 @@ class Harness:
     def policies(self) -> list[bool]:
         return [f.allowed for f in self.up.frames if isinstance(f, BargeInPolicyFrame)]
 
-    async def until(self, check: Callable[[], bool], within: float = 3.0) -> None:
-        deadline = asyncio.get_running_loop().time() + within
+    async def wait(self, seconds: float) -> None:
+        """Time passes (the fake clock moves; timers due fire), in steps so that a timer the
+        pipeline arms a little late still sees the time go by."""
+        end = self.clock.now() + seconds
+        while self.clock.now() < end - 1e-9:
+            await self.clock.advance(min(STEP_S, end - self.clock.now()))
+
+    async def wait_until(self, check: Callable[[], bool], within: float = 3.0) -> None:
+        """Time passes, step by step, until ``check`` holds (within that much clock time)."""
+        end = self.clock.now() + within
         while not check():
-            assert asyncio.get_running_loop().time() < deadline, "timed out"
-            await asyncio.sleep(0.02)
+            assert self.clock.now() < end, f"not within {within}s of interview time"
+            await self.clock.advance(STEP_S)
+
+    async def until(self, check: Callable[[], bool], within: float = 3.0) -> None:
+        """The pipeline (real time) gets to where ``check`` holds; the clock stands still."""
+        await until(check, within)
 
 
 def _ended(h: Harness) -> bool:
@@ -166,7 +186,7 @@ async def test_plan_drives_the_interview_to_completion() -> None:
         await h.answer(ANSWER)
         await h.speak()
         await h.answer(ANSWER)
-        await asyncio.sleep(0.1)
+        await h.wait(0.1)
         assert not _ended(h)  # the end waits for the goodbye to be heard
         await h.speak(spoken="Thanks. Goodbye, Sam.")
         await h.until(lambda: _ended(h))
@@ -194,7 +214,7 @@ async def test_goodbye_cut_off_by_the_answer_going_on_takes_the_end_back() -> No
         await h.speak(0.1, spoken="Thanks.", interrupted=True)
         assert not _ended(h)
         await h.answer("Then I found the root cause in the cache and fixed it.")
-        await asyncio.sleep(0.1)
+        await h.wait(0.1)
         assert not _ended(h)
         await h.speak(spoken="Thanks. Goodbye, Sam.")
         await h.until(lambda: _ended(h))
@@ -212,21 +232,21 @@ async def test_goodbye_that_never_plays_still_ends_the_interview() -> None:
         await h.conductor.begin()
         await h.speak(spoken="Hi Sam. First?")
         await h.answer(ANSWER)  # the goodbye is queued, and no audio ever comes (TTS down)
-        await h.until(lambda: _ended(h), within=2.0)
+        await h.wait_until(lambda: _ended(h), within=2.0)
 
 
 async def test_silence_nudges_repeats_and_abandons() -> None:
     async with Harness(_persona()) as h:
         await h.conductor.begin()
         await h.speak()  # the opening ends: the floor is the candidate's
-        await h.until(lambda: len(h.said()) == 2)
+        await h.wait_until(lambda: len(h.said()) == 2)
         assert h.said()[1] == "Take your time. Let me know when you're ready."
         assert h.conductor.current and h.conductor.current.kind is StepKind.NUDGE
         await h.speak(0.3)  # saying the nudge does not count as silence
-        await h.until(lambda: len(h.said()) == 3)
+        await h.wait_until(lambda: len(h.said()) == 3)
         assert h.said()[2] == f"{REPEAT_LEAD} First?"
         await h.speak(0.3)
-        await h.until(lambda: _ended(h))
+        await h.wait_until(lambda: _ended(h))
     assert h.said()[3] == ABANDON_LINE.format(name="Sam")
     assert h.conductor.outcome == "abandoned" and h.conductor.outcome_reason == "no answer"
     assert (h.conductor.nudges, h.conductor.repeats) == (1, 1)
@@ -237,10 +257,10 @@ async def test_candidate_speaking_stops_the_silence_count() -> None:
         await h.conductor.begin()
         await h.speak()
         await h.send(UserStartedSpeakingFrame())
-        await asyncio.sleep(0.6)  # longer than abandon_after_s, but they are talking
+        await h.wait(0.6)  # longer than abandon_after_s, but they are talking
         assert h.said() == ["Hi Sam. First?"]
         await h.send(UserStoppedSpeakingFrame())  # a cough: no words, nothing to answer
-        await h.until(lambda: len(h.said()) == 2)  # so the count starts again
+        await h.wait_until(lambda: len(h.said()) == 2)  # so the count starts again
     assert h.conductor.current and h.conductor.current.kind is StepKind.NUDGE
 
 
@@ -248,7 +268,7 @@ async def test_time_budget_spent_wraps_up_instead_of_nudging() -> None:
     async with Harness(_persona(time_budget_s=0.05)) as h:
         await h.conductor.begin()
         await h.speak(0.1)
-        await h.until(lambda: _ended(h))
+        await h.wait_until(lambda: _ended(h))
     assert h.said()[1].startswith(OUT_OF_TIME_LINE)
     assert h.conductor.outcome == "completed" and h.conductor.outcome_reason == "time budget"
 
@@ -390,7 +410,7 @@ async def test_line_cut_by_a_tts_fault_is_marked_and_its_question_asked_again() 
     async with Harness(_persona()) as h:
         await h.conductor.begin()
         await h.send(BotStartedSpeakingFrame(), UP)
-        h.conductor.line_faulted()  # the TTS failed and recovered mid-line
+        await h.conductor.line_faulted()  # the TTS failed and recovered mid-line
         await h.send(BotStoppedSpeakingFrame(), UP)
         line = SimpleNamespace(content="Hi Sam.", interrupted=False)
         verdict = h.conductor.note_line("Hi Sam.", False)
@@ -428,6 +448,30 @@ async def test_a_reply_cancelled_by_the_candidate_is_not_taken_for_an_llm_failur
         await h.speak(spoken="Hi Sam. First?")
         await h.answer(ANSWER)  # the reply goes to the LLM...
         await h.send(InterruptionFrame())  # ...and the candidate speaks again before it plays
-        await asyncio.sleep(0.4)  # past the reply's deadline
+        await h.wait(0.4)  # past the reply's deadline
     assert h.said() == ["Hi Sam. First?"]  # no fallback line
     assert h.conductor.degraded == {}
+
+
+async def test_line_that_never_played_is_said_again_once_then_the_interview_ends() -> None:
+    """The TTS gave no audio for the greeting (first audio later than pipecat waits): nothing
+    will say the line ended, so it is said again at once; a second silent line ends."""
+    async with Harness(_persona()) as h:
+        await h.conductor.begin()
+        await h.conductor.line_faulted()  # "TTS context ... completed with no audio"
+        await h.until(lambda: len(h.said()) == 2)
+        assert h.said()[1] == h.said()[0]  # the same line, verbatim
+        await h.conductor.line_faulted()
+        await h.until(lambda: h.conductor.outcome == "failed")
+    assert "no audio" in (h.conductor.outcome_reason or "")
+    assert h.conductor.degraded["tts"] == 2
+
+
+async def test_a_line_that_played_resets_the_retry() -> None:
+    async with Harness(_persona()) as h:
+        await h.conductor.begin()
+        await h.conductor.line_faulted()
+        await h.until(lambda: len(h.said()) == 2)
+        await h.send(BotStartedSpeakingFrame(), UP)  # the second try was heard
+        await h.send(BotStoppedSpeakingFrame(), UP)
+        assert h.conductor.outcome is None

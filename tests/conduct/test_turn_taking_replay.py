@@ -172,6 +172,9 @@ async def test_barge_in_interrupts_only_where_the_question_allows_it(
     first = said[0]
     assert first.interrupted, "barge-in on: the candidate cut the long question short"
     assert first.kind == "cut_off" and first.end - first.start < 4.0
+    # Its words are kept (Piper reports a sentence's text only once it has all played, so the
+    # aggregator had none), marked as not played to the end.
+    assert first.text.startswith("Hi ") and first.meta.get("unfinished") is True, first
     again = next(t for t in said if t.question_id == "background")
     assert again.kind == "repeat" and not again.interrupted and again.text.endswith(long_q)
     second = next(t for t in said if t.question_id == "instructions")

@@ -7,6 +7,7 @@ and utility processes, none of which may outlive a test.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
@@ -24,6 +25,15 @@ import websockets
 AXE_JS = Path(__file__).resolve().parents[1] / "js" / "node_modules" / "axe-core" / "axe.min.js"
 
 
+#: key -> (code, windowsVirtualKeyCode, text typed)
+_KEYS = {
+    "Tab": ("Tab", 9, ""),
+    "Enter": ("Enter", 13, "\r"),
+    "Space": ("Space", 32, " "),
+    "Escape": ("Escape", 27, ""),
+}
+
+
 def chromium_binary() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         found = shutil.which(name)
@@ -33,9 +43,20 @@ def chromium_binary() -> str | None:
 
 
 class Chromium:
-    def __init__(self, binary: str, *, fake_mic_wav: Path | None = None):
+    def __init__(
+        self,
+        binary: str,
+        *,
+        fake_mic_wav: Path | None = None,
+        fake_ui: bool = True,
+        fake_devices: bool = True,
+    ):
         self.binary = binary
         self.fake_mic_wav = fake_mic_wav
+        #: Without it, microphone permission is what ``Browser.setPermission`` says.
+        self.fake_ui = fake_ui
+        #: Without them Chromium sees this machine's real devices (here: no microphone at all).
+        self.fake_devices = fake_devices
         self.profile = Path(tempfile.mkdtemp(prefix="chromium-"))
         self.proc: asyncio.subprocess.Process | None = None
         self._ws: Any = None
@@ -54,12 +75,14 @@ class Chromium:
             "--disable-sync",
             "--disable-features=WebRtcHideLocalIpsWithMdns",
             "--autoplay-policy=no-user-gesture-required",
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
             f"--user-data-dir={self.profile}",
             "--remote-debugging-port=0",
             "--remote-allow-origins=*",
         ]
+        if self.fake_devices:
+            args.append("--use-fake-device-for-media-stream")
+        if self.fake_ui:
+            args.append("--use-fake-ui-for-media-stream")
         if self.fake_mic_wav is not None:
             args.append(f"--use-file-for-fake-audio-capture={self.fake_mic_wav}%noloop")
         self.proc = await asyncio.create_subprocess_exec(
@@ -89,30 +112,75 @@ class Chromium:
                 await asyncio.sleep(0.1)
         self._ws = await websockets.connect(page["webSocketDebuggerUrl"], max_size=None)
 
-    async def evaluate(self, expression: str, *, user_gesture: bool = False) -> Any:
+    async def send(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One DevTools command and its result (events that arrive meanwhile are dropped)."""
         msg_id = next(self._ids)
-        await self._ws.send(
-            json.dumps(
-                {
-                    "id": msg_id,
-                    "method": "Runtime.evaluate",
-                    "params": {
-                        "expression": expression,
-                        "returnByValue": True,
-                        "awaitPromise": True,
-                        "userGesture": user_gesture,
-                    },
-                }
-            )
-        )
+        await self._ws.send(json.dumps({"id": msg_id, "method": method, "params": params or {}}))
         while True:
             reply = json.loads(await self._ws.recv())
             if reply.get("id") == msg_id:
                 break
-        result = reply.get("result", {})
+        if "error" in reply:
+            raise RuntimeError(f"{method}: {reply['error']}")
+        result: dict[str, Any] = reply.get("result", {})
+        return result
+
+    async def evaluate(self, expression: str, *, user_gesture: bool = False) -> Any:
+        result = await self.send(
+            "Runtime.evaluate",
+            {
+                "expression": expression,
+                "returnByValue": True,
+                "awaitPromise": True,
+                "userGesture": user_gesture,
+            },
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(f"page error: {result['exceptionDetails']}")
         return result.get("result", {}).get("value")
+
+    async def press(self, key: str) -> None:
+        """A real key press (keyDown + keyUp), as a keyboard-only candidate makes it."""
+        code, vk, text = _KEYS[key]
+        base = {"key": key if key != "Space" else " ", "code": code, "windowsVirtualKeyCode": vk}
+        down = {**base, "type": "keyDown", **({"text": text} if text else {})}
+        await self.send("Input.dispatchKeyEvent", down)
+        await self.send("Input.dispatchKeyEvent", {**base, "type": "keyUp"})
+
+    async def tab_to(self, element_id: str, limit: int = 30) -> None:
+        """Press Tab until ``element_id`` has the focus (fails if it never does)."""
+        for _ in range(limit):
+            if await self.evaluate(
+                f"document.activeElement && document.activeElement.id === {json.dumps(element_id)}"
+            ):
+                return
+            await self.press("Tab")
+        raise AssertionError(f"Tab never reached #{element_id}")
+
+    async def viewport(self, width: int, height: int, *, mobile: bool = False) -> None:
+        await self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+        )
+
+    async def screenshot(self, path: Path) -> None:
+        """The whole page (not only what the viewport shows), as a PNG."""
+        size = (await self.send("Page.getLayoutMetrics"))["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+        data = await self.send(
+            "Page.captureScreenshot",
+            {"format": "png", "captureBeyondViewport": True, "clip": clip},
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(data["data"]))
+
+    async def offline(self, offline: bool) -> None:
+        """Cut (or restore) the page's network, as a dropped Wi-Fi would."""
+        await self.send("Network.enable")
+        await self.send(
+            "Network.emulateNetworkConditions",
+            {"offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+        )
 
     async def axe(
         self, *, impacts: tuple[str, ...] = ("serious", "critical")

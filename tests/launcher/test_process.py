@@ -17,9 +17,18 @@ import pytest
 
 from interview_pipeline.config import REPO_ROOT
 from interview_pipeline.launcher.livekit import LiveKitRooms, LocalLiveKitServer, free_port
+from tests.real_parts import livekit_server_binary
 
 from .candidate import SimulatedCandidate
-from .conftest import API_KEY, AUTH, FAKEBOT, alive, body, descendants, livekit_binary, wait_gone
+from .conftest import (
+    API_KEY,
+    AUTH,
+    FAKEBOT,
+    alive,
+    body,
+    descendants,
+    wait_gone,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
@@ -162,9 +171,7 @@ def test_without_livekit_or_binary_says_how_to_get_one(tmp_path: Path) -> None:
 
 @pytest.mark.livekit
 def test_without_livekit_url_starts_the_local_dev_server(tmp_path: Path) -> None:
-    binary = livekit_binary()
-    if binary is None:
-        pytest.skip("livekit-server binary not found")
+    binary = livekit_server_binary()
     proc = Launcher(tmp_path, {"INTERVIEW_LIVEKIT_SERVER_BINARY": str(binary)})
     try:
         proc.wait_ready()

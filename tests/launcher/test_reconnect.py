@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from interview_pipeline.launcher.livekit import LocalLiveKitServer
+from tests.polling import session_status
 
 from .candidate import SimulatedCandidate
 from .conftest import await_gone, body, make_settings, running_launcher
@@ -33,13 +34,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning"),
 ]
-
-
-async def _status(client: httpx.AsyncClient, sid: str, wanted: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while (data := (await client.get(f"/sessions/{sid}")).json())["status"] != wanted:
-        assert time.monotonic() < deadline, f"still {data['status']} ({data.get('reason')})"
-        await asyncio.sleep(0.1)
 
 
 async def _turns(
@@ -73,11 +67,11 @@ async def greeted(
             assert time.monotonic() < deadline, "pool never warmed up"
             await asyncio.sleep(0.1)
         created = (await client.post("/sessions", json=body(name="Sam"))).json()
-        await _status(client, created["session_id"], "waiting_for_candidate", 30)
+        await session_status(client, created["session_id"], "waiting_for_candidate", timeout_s=30)
         candidate = SimulatedCandidate(created["livekit_url"], created["candidate_token"])
         await candidate.join()
         await candidate.wait_utterance(0.0, timeout_s=15)
-        await _status(client, created["session_id"], "in_progress", 5)
+        await session_status(client, created["session_id"], "in_progress", timeout_s=5)
         try:
             yield app, client, created, candidate
         finally:
@@ -110,7 +104,7 @@ async def test_no_rejoin_abandons_and_keeps_transcript_and_partial_report(greete
     await _turns(client, sid, "", 30)
     await candidate.leave()
     left = time.monotonic()
-    await _status(client, sid, "abandoned", GRACE_S + 20)
+    await session_status(client, sid, "abandoned", timeout_s=GRACE_S + 20)
     assert time.monotonic() - left >= GRACE_S - 1.0  # the grace window was honoured
     data = (await client.get(f"/sessions/{sid}/transcript")).json()
     assert data["status"] == "abandoned" and data["turns"][0]["speaker"] == "interviewer"
@@ -125,7 +119,7 @@ async def test_bot_killed_mid_interview_keeps_transcript(greeted: Any) -> None:
     said = await _turns(client, sid, "", 30)
     pid = app.state.launcher.sessions.live[sid].worker.pid
     os.kill(pid, signal.SIGKILL)
-    await _status(client, sid, "failed", 15)
+    await session_status(client, sid, "failed", timeout_s=15)
     assert await await_gone([pid]) == []
     data = (await client.get(f"/sessions/{sid}")).json()
     assert data["reason"] == "bot process killed by SIGKILL", data

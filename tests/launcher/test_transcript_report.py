@@ -19,6 +19,7 @@ from interview_pipeline.launcher.livekit import LocalLiveKitServer
 from interview_pipeline.launcher.models import SessionStatus
 from interview_pipeline.launcher.store import SessionRecord, SqliteSessionStore
 from interview_pipeline.transcript import Turn
+from tests.polling import session_status
 
 from .candidate import SimulatedCandidate
 from .conftest import body, make_settings, running_launcher
@@ -44,13 +45,6 @@ async def wait_report(client: httpx.AsyncClient, sid: str, timeout_s: float = 20
         await asyncio.sleep(0.1)
 
 
-async def wait_status(client: httpx.AsyncClient, sid: str, wanted: str) -> None:
-    deadline = time.monotonic() + 30
-    while (await client.get(f"/sessions/{sid}")).json()["status"] != wanted:
-        assert time.monotonic() < deadline, f"session never reached {wanted}"
-        await asyncio.sleep(0.1)
-
-
 def write_wav(path: Path, seconds: float = 0.5) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with wave.open(str(path), "wb") as w:
@@ -69,10 +63,10 @@ async def test_transcript_recording_report(
         launcher = app.state.launcher
         created = (await client.post("/sessions", json=body(name="Sam"))).json()
         sid = created["session_id"]
-        await wait_status(client, sid, "waiting_for_candidate")
+        await session_status(client, sid, "waiting_for_candidate")
         candidate = SimulatedCandidate(created["livekit_url"], created["candidate_token"])
         await candidate.join()
-        await wait_status(client, sid, "in_progress")
+        await session_status(client, sid, "in_progress")
         await candidate.wait_utterance(0.0, timeout_s=10)
         # The stand-in bot does not listen: the answer goes where the real bot would put it.
         launcher.store.append_turn(

@@ -58,7 +58,7 @@ async def test_the_question_being_asked_becomes_the_decoder_prompt(tmp_path: Pat
     _, up = await run_test(
         stt, frames_to_send=frames, frames_to_send_direction=FrameDirection.UPSTREAM
     )
-    assert stt._settings.initial_prompt == question
+    assert stt.settings.initial_prompt == question
     assert not any(isinstance(f, QuestionContextFrame) for f in up)  # used here, not passed on
     assert word_error_rate("Yes, I think so.", _hear_with(stt)) == 0.0
 

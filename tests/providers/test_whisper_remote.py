@@ -83,4 +83,4 @@ def test_unreachable_server_falls_back_to_a_local_model(
 def test_stt_service_with_a_socket_loads_no_model(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, whisper_socket=tmp_path / "w.sock")  # type: ignore[call-arg]
     stt: Any = build_whisper_stt(settings)
-    assert isinstance(stt._model._model, RemoteWhisperModel)
+    assert isinstance(stt.whisper_model._model, RemoteWhisperModel)

@@ -2,13 +2,12 @@
 
 The local renderer and Hedra must start from the *same* pixels, or a line that switches from
 a Hedra clip to local lip-sync jumps visibly. So every portrait goes through
-``prepare_portrait``: cropped to the persona's aspect ratio ("cover", centred), resized to
-the persona's size, RGB. That image is what Hedra gets and what the local renderer animates,
+``prepare_portrait``: framed around its face (portrait.py) at the persona's size, RGB. That image is what Hedra gets and what the local renderer animates,
 and its pixel digest is part of the clip-cache key.
 
-No face-detection library is available, so the face geometry is a ``FaceLayout``: exact for
-the generated face (we drew it), a heuristic for a real portrait (a centred head-and-shoulders
-framing), refined by looking for the darkest rows (lip line, eyes) near the expected places.
+The generated face's geometry is a ``FaceLayout`` (exact: we drew it). A photo's comes from
+face detection (``PhotoFace``); the layout heuristic is only the fallback for a photo the
+detector cannot use.
 """
 
 from __future__ import annotations
@@ -20,7 +19,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from loguru import logger
 from PIL import Image, ImageDraw, ImageFilter
+
+from interview_pipeline.avatar.portrait import PhotoFace, PortraitError, framed_portrait
 
 
 @dataclass(frozen=True)
@@ -50,12 +52,45 @@ def cover_resize(image: Image.Image, width: int, height: int) -> Image.Image:
     return resized.crop((left, top, left + width, top + height))
 
 
-def prepare_portrait(portrait: Path | None, width: int, height: int, seed: str) -> Image.Image:
-    """The persona's face at its video size: the portrait, or a generated face when none."""
+def prepare_face(
+    portrait: Path | None,
+    width: int,
+    height: int,
+    seed: str,
+    cache_dir: Path | None = None,
+    *,
+    photo: bool = True,
+) -> tuple[Image.Image, PhotoFace | None]:
+    """The persona's face at its video size and, for a photo, where its features are.
+
+    A photo is auto-framed around its face (portrait.py; ``cache_dir`` keeps its landmarks
+    across processes). One the detector cannot use (which ``personas validate`` reports)
+    falls back to a centred crop and the layout heuristic.
+    """
     if portrait is None:
-        return generated_face(width, height, seed)
+        return generated_face(width, height, seed), None
+    if not photo:  # a drawn face: centred, its features found by the layout heuristic
+        with Image.open(portrait) as im:
+            return cover_resize(im, width, height), None
+    try:
+        return framed_portrait(portrait, width, height, cache_dir)
+    except PortraitError as exc:
+        logger.warning(f"{portrait.name}: {exc}; using a centred crop")
     with Image.open(portrait) as im:
-        return cover_resize(im, width, height)
+        return cover_resize(im, width, height), None
+
+
+def prepare_portrait(
+    portrait: Path | None,
+    width: int,
+    height: int,
+    seed: str,
+    cache_dir: Path | None = None,
+    *,
+    photo: bool = True,
+) -> Image.Image:
+    """The persona's face at its video size: the framed portrait, or a generated face."""
+    return prepare_face(portrait, width, height, seed, cache_dir, photo=photo)[0]
 
 
 def pixel_digest(image: Image.Image) -> str:

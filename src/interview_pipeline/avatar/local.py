@@ -23,9 +23,11 @@ from PIL import Image, ImageDraw, ImageFilter
 from interview_pipeline.avatar.face import (
     DEFAULT_LAYOUT,
     FaceLayout,
-    prepare_portrait,
+    prepare_face,
     refine_layout,
 )
+from interview_pipeline.avatar.photo_warp import eye_sprites, mouth_sprites
+from interview_pipeline.avatar.portrait import PhotoFace
 
 #: Distinct mouth openings pre-rendered (0 = closed, the portrait's own mouth).
 MOUTH_LEVELS = 8
@@ -112,14 +114,18 @@ class LocalFaceRenderer:
         image: Image.Image | None = None,
         seed: str = "interviewer",
         layout: FaceLayout | None = None,
+        face: PhotoFace | None = None,
         motion: float = 1.0,
     ) -> None:
         self.width, self.height = width, height
-        base = image if image is not None else prepare_portrait(portrait, width, height, seed)
+        generated = image is None and portrait is None
+        if image is None:
+            image, found = prepare_face(portrait, width, height, seed)
+            face = face or found
+        base = image
         if base.size != (width, height):
             raise ValueError(f"image is {base.size}, expected {(width, height)}")
         if layout is None:
-            generated = image is None and portrait is None
             layout = DEFAULT_LAYOUT if generated else refine_layout(base)
         self.layout = layout
         self.base = np.ascontiguousarray(np.asarray(base.convert("RGB"), dtype=np.uint8))
@@ -128,8 +134,15 @@ class LocalFaceRenderer:
         self._pad = pad
         self._canvas = np.pad(self.base, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
         self._out = np.empty_like(self.base)
-        self._mouth_box, self._mouths = self._build_mouths()
-        self._eye_boxes, self._eyes = self._build_eyes()
+        #: Set for a photo: its own lips and lids are warped instead of drawing new ones.
+        self.face = face
+        if face is not None:
+            margin = self._motion_px
+            self._mouth_box, self._mouths = mouth_sprites(self.base, face, MOUTH_LEVELS, margin)
+            self._eye_boxes, self._eyes = eye_sprites(self.base, face, margin)
+        else:
+            self._mouth_box, self._mouths = self._build_mouths()
+            self._eye_boxes, self._eyes = self._build_eyes()
 
     # --- per frame -------------------------------------------------------------------------
     def offset(self, t: float, mouth_open: float = 0.0, nod: float = 0.0) -> tuple[int, int]:
@@ -158,6 +171,14 @@ class LocalFaceRenderer:
 
     def level_of(self, mouth_open: float) -> int:
         return max(0, min(MOUTH_LEVELS - 1, round(mouth_open * (MOUTH_LEVELS - 1))))
+
+    def state(
+        self, mouth_open: float, t: float, *, wide: float = 0.0, nod: float = 0.0
+    ) -> tuple[int, ...]:
+        """What the frame for these arguments shows; equal states are identical frames."""
+        level = self.level_of(mouth_open)
+        return (*self.offset(t, mouth_open, nod), level, int(wide >= 0.5) if level else 0,
+                self.blink_state(t))  # fmt: skip
 
     def frame_array(
         self, mouth_open: float, t: float, *, wide: float = 0.0, nod: float = 0.0

@@ -24,7 +24,11 @@ import numpy as np
 from loguru import logger
 
 from interview_pipeline.avatar.clips import ClipCache, ClipLibrary, split_sentences, voice_key
-from interview_pipeline.avatar.face import pixel_digest, png_bytes, prepare_portrait
+from interview_pipeline.avatar.face import (
+    pixel_digest,
+    png_bytes,
+    prepare_portrait,
+)
 from interview_pipeline.avatar.hedra import HedraClient, HedraError
 from interview_pipeline.avatar.media import decode_audio, wav_bytes
 from interview_pipeline.avatar.metrics import HEDRA_FAILURES
@@ -101,7 +105,14 @@ async def render_persona_clips(
 ) -> list[ClipResult]:
     """Render every missing scripted-sentence clip; cached ones cost nothing (no upload)."""
     spec = persona.avatar
-    image = prepare_portrait(portrait, spec.width, spec.height, persona.id)
+    image = prepare_portrait(
+        portrait,
+        spec.width,
+        spec.height,
+        persona.id,
+        settings.resolved_face_cache_dir(),
+        photo=spec.style == "photo",
+    )
     cache = cache or ClipCache(settings.resolved_clip_cache_dir())
     library = ClipLibrary(
         cache,
@@ -194,7 +205,9 @@ async def _render_all(
 
 def render_command(settings: Settings, persona_id: str) -> int:
     """CLI entry: render a persona's clips, one line per sentence. Exit 0 ok, 1 failures, 2 usage."""
-    library = PersonaLibrary(settings.personas_dir)
+    library = PersonaLibrary(
+        settings.personas_dir, face_cache_dir=settings.resolved_face_cache_dir()
+    )
     try:
         persona = library.load(persona_id)
     except PersonaError as exc:

@@ -4,7 +4,8 @@ How video stays in sync with the audio that is *heard* (target |offset| ≤ 45 m
 receiver):
 
 - This stage owns a frame clock: a task ticking at the persona's fps on absolute deadlines
-  (no drift). Each tick renders the face for one instant and sends it.
+  (no drift). Each tick renders the face for one instant and sends it; while nothing is being
+  said only every n-th tick does (``avatar.listening_fps``), so the encoder works less.
 - Where the audio is at that instant comes from ``SpeechTimeline``: each TTS chunk is
   scheduled at ``max(end of queued audio, now)``, the way the output transport's real-time
   audio writes play it out. The start of a turn is taken from the transport's
@@ -34,7 +35,6 @@ between clip and local rendering shows no jump. See matcher.py for which audio i
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -66,10 +66,15 @@ from interview_pipeline.avatar.clips import (
     split_sentences,
     voice_key,
 )
-from interview_pipeline.avatar.face import DEFAULT_LAYOUT, pixel_digest, prepare_portrait
+from interview_pipeline.avatar.face import (
+    DEFAULT_LAYOUT,
+    pixel_digest,
+    prepare_face,
+)
 from interview_pipeline.avatar.local import FaceRenderer, LocalFaceRenderer
 from interview_pipeline.avatar.matcher import Action, ClipMatcher, PassAudio, PlayClips
 from interview_pipeline.avatar.metrics import CLIP_PLAYS, FRAMES_SKIPPED
+from interview_pipeline.avatar.pacing import FramePacer, listening_nod
 from interview_pipeline.avatar.timeline import Segment, SpeechTimeline, mouth_envelope
 from interview_pipeline.config import Settings, TTSProvider
 from interview_pipeline.personas.schema import AvatarRenderer, Persona
@@ -117,11 +122,18 @@ class HedraVideoService(FrameProcessor):
         self._renderer = renderer
         self._library = clip_library
         if self.enabled and (renderer is None or clip_library is None):
-            image = prepare_portrait(portrait, self.width, self.height, persona.id)
+            image, face = prepare_face(
+                portrait,
+                self.width,
+                self.height,
+                persona.id,
+                settings.resolved_face_cache_dir(),
+                photo=spec.style == "photo",
+            )
             if self._renderer is None:
                 layout = DEFAULT_LAYOUT if portrait is None else None
                 self._renderer = LocalFaceRenderer(
-                    self.width, self.height, image=image, layout=layout
+                    self.width, self.height, image=image, layout=layout, face=face
                 )
             if self._library is None and spec.renderer is AvatarRenderer.HEDRA:
                 tts = "elevenlabs" if settings.resolved_tts() is TTSProvider.ELEVENLABS else "piper"
@@ -141,6 +153,7 @@ class HedraVideoService(FrameProcessor):
         #: Since when the interviewer is waiting for the candidate to go on (nodding).
         self._listening_since: float | None = None
         self._load_failures_logged = False
+        self._pacer = FramePacer(spec.fps, spec.idle_fps)
         #: Last frame's state, for tests and benchmarks (mouth, source, show time).
         self.last_frame_info: dict[str, float | str] = {}
 
@@ -323,12 +336,28 @@ class HedraVideoService(FrameProcessor):
                 FRAMES_SKIPPED.inc(skipped)
                 tick += skipped
                 continue
-            frame = self.render(deadline + self._lead)
+            t = deadline + self._lead
+            if self._idle(t) and self._pacer.skip(tick, deadline, self._state(0.0, t)):
+                tick += 1  # a still face needs fewer frames; each one skipped is not encoded
+                continue
+            frame = self.render(t)
+            self._pacer.sent(deadline)
             if self._video_out is not None:
                 await self._video_out.write_video_frame(frame)
             else:
                 await self.push_frame(frame)
             tick += 1
+
+    def _idle(self, t: float) -> bool:
+        """Nothing is said or about to be at ``t`` (any queued audio keeps the full rate)."""
+        return self._mouth == 0.0 and not self._playing and t >= self._timeline.end
+
+    def _state(self, mouth: float, t: float, wide: float = 0.0) -> tuple[object, ...] | None:
+        state = getattr(self._renderer, "state", None)
+        return state(mouth, t, wide=wide, nod=self._nod(t)) if state else None
+
+    def _nod(self, t: float) -> float:
+        return listening_nod(t - self._listening_since) if self._listening_since else 0.0
 
     def render(self, t: float) -> OutputImageRawFrame:
         """The frame to show at monotonic time ``t`` (public for tests and the benchmark)."""
@@ -344,8 +373,9 @@ class HedraVideoService(FrameProcessor):
         if self._mouth < 0.04:
             self._mouth = 0.0
         source = "speech" if sample.segment is not None or self._mouth else "idle"
-        nod = listening_nod(t - self._listening_since) if self._listening_since else 0.0
+        nod = self._nod(t)
         image = self._renderer.frame(self._mouth, t, wide=sample.width, nod=nod)
+        self._pacer.shown = self._state(self._mouth, t, sample.width)
         clip = sample.segment.clip if sample.segment is not None else None
         if clip is not None:
             clip_frame = clip.video.frame_at(sample.offset + _CLIP_LEAD_S)
@@ -359,18 +389,6 @@ class HedraVideoService(FrameProcessor):
         frame.metadata["avatar"] = info
         self.last_frame_info = info
         return frame
-
-
-#: A listening nod: a slow dip and back, then again while the wait goes on.
-_NOD_S, _NOD_EVERY_S = 0.9, 2.6
-
-
-def listening_nod(since: float) -> float:
-    """How far the head is dipped ``since`` seconds into a listening wait (0..1)."""
-    phase = since % _NOD_EVERY_S
-    if since < 0 or phase > _NOD_S:
-        return 0.0
-    return math.sin(math.pi * phase / _NOD_S) ** 2
 
 
 def _blend(clip: np.ndarray, local: bytes, alpha: float) -> bytes:

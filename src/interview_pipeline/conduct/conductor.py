@@ -54,7 +54,6 @@ from interview_pipeline.conduct.lines import (
     REPEAT_LEAD,
     FaultLimits,
     InterviewLines,
-    StepListener,
 )
 from interview_pipeline.turns.frames import ReplyHoldFrame
 
@@ -64,7 +63,6 @@ __all__ = [
     "REPEAT_LEAD",
     "FaultLimits",
     "InterviewConductor",
-    "StepListener",
 ]
 
 
@@ -135,7 +133,7 @@ class InterviewConductor(InterviewLines):
 
     async def _observe(self, frame: Frame) -> None:
         """Who has the floor: drives the silence count and the interview clock."""
-        now = self._clock()
+        now = self._clock.now()
         if isinstance(frame, BotStartedSpeakingFrame):
             await self._end.line_started()
             await self._stop_line_watch()
@@ -145,7 +143,7 @@ class InterviewConductor(InterviewLines):
             if not self._bot_speaking:
                 self._line_started = now
             self._bot_speaking = True
-            self._reply_pending = False
+            self._reply_pending, self._line_retried = False, False
             self._silence.clock.pause(now)
             await self._silence.cancel()
         elif isinstance(frame, BotStoppedSpeakingFrame):

@@ -18,6 +18,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from interview_pipeline.clock import MONOTONIC, Clock
+
 
 class PendingEnd:
     """The reason to end, waiting for the goodbye; ``send`` pushes the end frame."""
@@ -28,8 +30,10 @@ class PendingEnd:
         spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]],
         cancel: Callable[[asyncio.Task[None]], Awaitable[None]],
         send: Callable[[str], Awaitable[None]],
+        clock: Clock = MONOTONIC,
     ) -> None:
         self.guard_s = guard_s
+        self._clock = clock
         self._spawn, self._cancel, self._send = spawn, cancel, send
         self.reason: str | None = None
         #: The goodbye was cut off: the end waits for the rest of the answer (or the guard).
@@ -84,7 +88,7 @@ class PendingEnd:
         self._task = self._spawn(self._after_guard())
 
     async def _after_guard(self) -> None:
-        await asyncio.sleep(self.guard_s)
+        await self._clock.sleep(self.guard_s)
         self._task = None
         await self.fire()
 

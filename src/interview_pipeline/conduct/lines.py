@@ -10,8 +10,6 @@ turns; this base keeps the lines and the timers (silence, the end, the line dead
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +19,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.processors.frameworks.rtvi.frames import RTVIServerMessageFrame
 
+from interview_pipeline.clock import MONOTONIC, Clock
 from interview_pipeline.conduct.ending import PendingEnd
 from interview_pipeline.conduct.hearing import Hearing
 from interview_pipeline.conduct.plan import (
@@ -31,12 +30,11 @@ from interview_pipeline.conduct.plan import (
     StepKind,
 )
 from interview_pipeline.conduct.silence import SilenceAction, SilenceClock, SilenceTimer
+from interview_pipeline.outcome import Outcome
 from interview_pipeline.personas.schema import Persona
 from interview_pipeline.turns.barge_in import BargeInPolicyFrame
 from interview_pipeline.turns.frames import QuestionContextFrame
 from interview_pipeline.turns.patience import Expectation
-
-StepListener = Callable[[Step], None]
 
 #: Said when the candidate has been silent for the persona's ``abandon_after_s``.
 ABANDON_LINE = (
@@ -55,6 +53,10 @@ APOLOGY_LINE = (
 _END_GUARD_MARGIN_S = 5.0
 
 
+#: How long after the TTS's own first-audio timeout the conductor's line watch fires.
+_WATCH_MARGIN_S = 2.0
+
+
 @dataclass(frozen=True)
 class FaultLimits:
     """How long a queued line may take to start playing, and how many LLM failures in a row
@@ -71,7 +73,9 @@ class FaultLimits:
         llm = settings.llm_timeout_s * (settings.llm_retries + 1) + settings.llm_retries
         return cls(
             reply_s=llm + settings.tts_timeout_s,
-            line_s=settings.tts_timeout_s,
+            # pipecat's own first-audio wait is ``tts_timeout_s`` (providers); the watch is
+            # the backstop for a TTS that neither speaks nor errs, so it fires after that.
+            line_s=settings.tts_timeout_s + _WATCH_MARGIN_S,
             llm_failures_to_end=settings.llm_failures_to_end,
         )
 
@@ -83,17 +87,18 @@ class InterviewLines(FrameProcessor):
         candidate_name: str,
         *,
         context: LLMContext | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = MONOTONIC,
         end_guard_s: float | None = None,
         faults: FaultLimits | None = None,
         **kwargs: Any,
     ):
         super().__init__(name="InterviewConductor", **kwargs)
         self.persona = persona
-        self.plan = InterviewPlan(persona, candidate_name, clock=clock)
+        self.plan = InterviewPlan(persona, candidate_name, clock=clock.now)
         self.current: Step | None = None
-        self.started_at: float | None = None
-        self.outcome: str | None = None
+        self.outcome: Outcome | None = None
+        #: The end was sent: from here on vendors disconnect because the pipeline ends.
+        self.closing = False
         #: Why the interview ended ("all questions asked", "time budget", "no answer", ...).
         self.outcome_reason: str | None = None
         #: Silence prompts spoken, for metrics and the design note.
@@ -102,7 +107,6 @@ class InterviewLines(FrameProcessor):
         self.hearing = Hearing()
         self._context = context
         self._clock = clock
-        self._listeners: list[StepListener] = []
         self._silence = SilenceTimer(
             SilenceClock.for_persona(persona.silence),
             clock,
@@ -121,6 +125,7 @@ class InterviewLines(FrameProcessor):
             lambda coro: self.create_task(coro, "end"),
             self.cancel_task,
             self._send_end,
+            clock,
         )
         self.faults = faults or FaultLimits()
         #: Lines said in a degraded mode, by role ("llm": the plan's line instead of a reply).
@@ -130,6 +135,10 @@ class InterviewLines(FrameProcessor):
         self._line_fault = False
         #: The line queued last is the LLM's reply (not a scripted line).
         self._llm_line = False
+        #: The scripted line queued last (step, words), to say again if none of it played.
+        self._queued: tuple[Step, str] | None = None
+        #: A line that produced no audio was said again; a second silent one is the end.
+        self._line_retried = False
         #: A reply (or a fallback line) was queued and has not started playing: its deadline.
         self._line_watch: asyncio.Task[None] | None = None
 
@@ -141,9 +150,6 @@ class InterviewLines(FrameProcessor):
     @property
     def rebuilt(self) -> int:
         return self.hearing.rebuilt
-
-    def add_step_listener(self, listener: StepListener) -> None:
-        self._listeners.append(listener)
 
     @property
     def asked_count(self) -> int:
@@ -163,8 +169,6 @@ class InterviewLines(FrameProcessor):
         self.hearing.line_started(step, scripted=scripted)
         why = f" ({step.reason})" if step.reason else ""
         logger.info(f"{self}: {step.kind.value} {step.question_id or ''}".rstrip() + why)
-        for listener in self._listeners:
-            listener(step)
 
     async def _announce(self, step: Step, *, reply: bool = False) -> None:
         """Tell the user aggregator whether the candidate may interrupt this line."""
@@ -196,15 +200,15 @@ class InterviewLines(FrameProcessor):
         """Greet the candidate and ask the first question (called when they are there)."""
         if self.current is not None:
             return
-        self.started_at = time.monotonic()
         await self.say(self.plan.opening())
 
     async def say(self, step: Step, text: str | None = None) -> None:
         """Speak a scripted line verbatim (no LLM), in order with anything already queued."""
         self._set_step(step, scripted=True)
         await self._announce(step)
-        self._reply_pending, self._llm_line = True, False
-        await self.push_frame(TTSSpeakFrame(text if text is not None else step.verbatim))
+        words = text if text is not None else step.verbatim
+        self._reply_pending, self._llm_line, self._queued = True, False, (step, words)
+        await self.push_frame(TTSSpeakFrame(words))
 
     async def welcome_back(self) -> None:
         """The candidate rejoined: greet them and ask the same question again."""
@@ -222,7 +226,7 @@ class InterviewLines(FrameProcessor):
         self._away = True
         await self._silence.stop()
 
-    async def wrap_up(self, outcome: str = "stopped", reason: str | None = None) -> None:
+    async def wrap_up(self, outcome: Outcome = Outcome.STOPPED, reason: str | None = None) -> None:
         """End now: closing line, then the bot leaves (DELETE, time budget, shutdown)."""
         if self.plan.finished:
             await self._end.fire()  # a goodbye was said or is playing: no waiting for more
@@ -242,9 +246,22 @@ class InterviewLines(FrameProcessor):
             return
         await self._silence.stop()
         step = self.plan.abandon(ABANDON_LINE.format(name=self.plan.candidate_name))
-        self.outcome, self.outcome_reason = "abandoned", step.reason
+        self.outcome, self.outcome_reason = Outcome.ABANDONED, step.reason
         await self.say(step)
         await self.push_frame(EndWorkerFrame(reason="candidate silent"))
+
+    def end_without_goodbye(self, outcome: Outcome, reason: str | None = None) -> None:
+        """The interview ends from outside with nothing more said (the candidate left for good,
+        a stop before they joined, a failed run): the plan is over and the outcome is this."""
+        self.outcome = outcome
+        if reason is not None:
+            self.outcome_reason = reason
+        self.plan.finished = True
+
+    @property
+    def finished(self) -> bool:
+        """The plan has ended: nothing more will be asked."""
+        return self.plan.finished
 
     def _expects_answer(self) -> bool:
         return self.current is not None and not self.plan.finished
@@ -260,12 +277,13 @@ class InterviewLines(FrameProcessor):
         return not (self._end.pending and cut_goodbye)
 
     async def _send_end(self, reason: str) -> None:
+        self.closing = True  # vendors disconnecting from here on are the pipeline ending
         await self.push_frame(EndWorkerFrame(reason=reason))
 
     # --- vendor faults (faults/policy.py says which role failed) ---------------------------
     async def llm_failed(self, reason: str) -> None:
         """The LLM gave no reply: say the plan's line verbatim, or end after too many."""
-        if not self._llm_line or self._done() or self.outcome == "failed":
+        if not self._llm_line or self._done() or self.outcome is Outcome.FAILED:
             return  # no reply of the LLM's is waiting (a late error for one already replaced)
         await self._stop_line_watch()
         self._llm_streak += 1
@@ -283,12 +301,35 @@ class InterviewLines(FrameProcessor):
         await self._watch_line(self.faults.line_s, "TTS gave no audio for the plan's line")
         await self._after_direct(step)
 
-    def line_faulted(self) -> None:
-        """The TTS failed and recovered while this line was spoken: some of it was lost."""
-        if self._line_fault or not (self._bot_speaking or self._reply_pending):
+    async def line_faulted(self) -> None:
+        """The TTS failed and recovered while a line was queued or spoken: some was lost.
+
+        Part of a line played: it is marked cut when it ends (``note_line``) and its question
+        asked again. None of it played (the vendor gave no audio in time): nothing will
+        report the line ended, so it is said again now, once; a second silent line ends the
+        interview, because a candidate must never sit in a silence nobody will break.
+        """
+        if self.closing or self._line_fault or not (self._bot_speaking or self._reply_pending):
             return  # counted once per line; between lines nothing was lost
-        self._line_fault = True
         self.degraded["tts"] = self.degraded.get("tts", 0) + 1
+        if self._bot_speaking:
+            self._line_fault = True
+            return
+        if self._line_retried or self.current is None:
+            await self.end_failed("TTS gave no audio for the line, twice", spoken=False)
+            return
+        self._line_retried = True
+        step, words = self.current, None
+        if not self._llm_line and self._queued is not None:
+            step, words = self._queued
+        elif step.kind is StepKind.FOLLOW_UP:  # the LLM's words are lost: the plan's instead
+            step = self.plan.next_question(step.answer, reason="TTS lost the follow-up")
+        logger.warning(f"{self}: the line produced no audio; saying it again")
+        await self._stop_line_watch()
+        await self.say(step, words)
+        await self._watch_line(self.faults.line_s, "TTS gave no audio for the line")
+        if words is None:
+            await self._after_direct(step)  # a new step: it may be the closing one
 
     def llm_replied(self) -> None:
         """A reply from the LLM was heard: failures are counted in a row."""
@@ -296,15 +337,15 @@ class InterviewLines(FrameProcessor):
 
     async def end_failed(self, reason: str, *, spoken: bool) -> None:
         """End now as ``failed``: the page is told in text; with ``spoken`` an apology first."""
-        if self.outcome == "failed":
+        if self.outcome is Outcome.FAILED:
             return
         logger.error(f"{self}: ending the interview: {reason}")
-        self.outcome, self.outcome_reason = "failed", reason
+        self.outcome, self.outcome_reason = Outcome.FAILED, reason
         await self._silence.stop()
         await self._stop_line_watch()
         await self.push_frame(
             RTVIServerMessageFrame(
-                data={"type": "interview-ended", "outcome": "failed", "reason": reason}
+                data={"type": "interview-ended", "outcome": Outcome.FAILED.value, "reason": reason}
             )
         )
         if spoken and self.current is not None:
@@ -320,7 +361,7 @@ class InterviewLines(FrameProcessor):
         self._line_watch = self.create_task(self._line_deadline(within_s, failure), "line")
 
     async def _line_deadline(self, within_s: float, failure: str) -> None:
-        await asyncio.sleep(within_s)
+        await self._clock.sleep(within_s)
         self._line_watch = None
         if failure.startswith("LLM"):
             await self.llm_failed(failure)
@@ -335,7 +376,7 @@ class InterviewLines(FrameProcessor):
     # --- for the conductor ------------------------------------------------------------
     async def _after_direct(self, step: Step) -> None:
         if step.kind is StepKind.CLOSING:
-            self.outcome, self.outcome_reason = "completed", step.reason or ALL_ASKED
+            self.outcome, self.outcome_reason = Outcome.COMPLETED, step.reason or ALL_ASKED
             await self._end.arm(f"interview completed: {step.reason}")
         else:
             await self._end.disarm()  # the answer went on past a goodbye: the interview goes on
@@ -344,10 +385,10 @@ class InterviewLines(FrameProcessor):
     async def _on_silence(self, action: SilenceAction) -> None:
         if not self._expects_answer():
             return
-        silent = self._silence.clock.silent_s(self._clock())
+        silent = self._silence.clock.silent_s(self._clock.now())
         logger.info(f"{self}: candidate silent for {silent:.1f}s: {action.value}")
         if self.plan.budget_spent():
-            await self.wrap_up("completed", TIME_BUDGET)
+            await self.wrap_up(Outcome.COMPLETED, TIME_BUDGET)
             return
         if action is SilenceAction.ABANDON:
             await self.abandon()
@@ -361,7 +402,7 @@ class InterviewLines(FrameProcessor):
             self.repeats += 1
             text = f"{REPEAT_LEAD} {step.verbatim}"
         self._silence.prompt = step
-        self._silence.clock.pause(self._clock())
+        self._silence.clock.pause(self._clock.now())
         await self.say(step, text)
 
     async def cleanup(self) -> None:

@@ -7,6 +7,8 @@ a candidate said (and an LLM's rationale is no more trustworthy).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from html import escape
 
 from interview_pipeline.conduct.evaluation import CriterionScore, Evidence, QuestionReport, Report
@@ -59,6 +61,28 @@ blockquote cite { display: block; font-style: normal; color: var(--muted); font-
 """
 
 
+@dataclass(frozen=True)
+class ConsentNote:
+    """What the candidate accepted on their page; ``accepted_at`` None = no acceptance stored."""
+
+    accepted_at: float | None = None
+    version: str = ""
+    text_sha256: str = ""
+
+
+def _consent(note: ConsentNote) -> str:
+    if note.accepted_at is None:
+        return (
+            '<div class="banner">No acceptance of the recording and AI-evaluation notice was '
+            "stored for this session.</div>"
+        )
+    when = datetime.fromtimestamp(note.accepted_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (
+        f'<p class="meta">Candidate accepted the recording and AI-evaluation notice version '
+        f"<b>{_e(note.version)}</b> at {_e(when)} (text sha256 {_e(note.text_sha256[:12])}…)</p>"
+    )
+
+
 def _e(value: object) -> str:
     return escape(str(value), quote=True)
 
@@ -105,8 +129,9 @@ def _question(n: int, q: QuestionReport) -> str:
     )
 
 
-def render_report_html(report: Report, persona: Persona) -> str:
-    """A readable page for one report; ``persona`` supplies the role and company names."""
+def render_report_html(report: Report, persona: Persona, consent: ConsentNote | None = None) -> str:
+    """A readable page for one report; ``persona`` supplies the role and company names, and
+    ``consent`` (when given) says what the candidate agreed to before the interview."""
     rec_label, rec_colour = _RECOMMENDATION.get(
         report.overall.recommendation, (report.overall.recommendation, "#6e7781")
     )
@@ -139,6 +164,7 @@ def render_report_html(report: Report, persona: Persona) -> str:
 <h1>{_e(title)}</h1>
 <div class="meta">Interviewer {_e(persona.interviewer.name)} · persona {_e(report.persona_id)}
  · generated {_e(when)} · {_e(method)}</div>
+{_consent(consent) if consent is not None else ""}
 {banners}
 <section class="card overall">
 <span class="rec" style="background:{rec_colour}">{_e(rec_label)}</span>

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from interview_pipeline.clock import Clock
 from interview_pipeline.personas.schema import Silence
 
 
@@ -95,33 +96,34 @@ class SilenceTimer:
     """The timer that acts on a ``SilenceClock``: one task, re-armed as the floor changes.
 
     ``spawn`` and ``cancel`` are the owning processor's task functions (so pipecat's task
-    manager tracks the timer); ``due`` is called with the action when it comes due.
+    manager tracks the timer); ``due`` is called with the action when it comes due; ``time``
+    is read and waited on (a fake one in tests).
     """
 
     def __init__(
         self,
         clock: SilenceClock,
-        now: Callable[[], float],
+        time: Clock,
         spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]],
         cancel: Callable[[asyncio.Task[None]], Awaitable[None]],
         due: Callable[[SilenceAction], Awaitable[None]],
     ) -> None:
         self.clock = clock
-        self._now, self._spawn, self._cancel, self._due = now, spawn, cancel, due
+        self._time, self._spawn, self._cancel, self._due = time, spawn, cancel, due
         self._task: asyncio.Task[None] | None = None
         #: The line the silence escalation said; its end resumes (not restarts) the count.
         self.prompt: object | None = None
 
     async def schedule(self) -> None:
         await self.cancel()
-        wait = self.clock.wait_s(self._now())
+        wait = self.clock.wait_s(self._time.now())
         if wait is not None:
             self._task = self._spawn(self._after(wait))
 
     async def _after(self, wait: float) -> None:
-        await asyncio.sleep(wait)
+        await self._time.sleep(wait)
         self._task = None
-        action = self.clock.take(self._now())
+        action = self.clock.take(self._time.now())
         if action is not None:
             await self._due(action)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from interview_pipeline.config import Settings
 from interview_pipeline.fakes.deepgram import DeepgramFake, WhisperTranscriber
-from interview_pipeline.fakes.elevenlabs import ElevenLabsFake, PiperSynth
+from interview_pipeline.fakes.elevenlabs import ElevenLabsFake, PiperSynth, tone_synth
 from interview_pipeline.fakes.openai import FakeHTTPError, FakeToolCall, OpenAIFake
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "FakeToolCall",
     "OpenAIFake",
     "PiperSynth",
+    "tone_synth",
     "WhisperTranscriber",
     "cloud_settings",
     "interviewer_responder",

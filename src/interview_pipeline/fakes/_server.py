@@ -116,10 +116,9 @@ class LoopbackServer:
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
         await site.start()
-        server = site._server  # aiohttp exposes no public accessor for the bound port
-        sockets = getattr(server, "sockets", None) or []
-        if sockets:
-            self.port = int(sockets[0].getsockname()[1])
+        addresses = runner.addresses  # (host, port, ...) of each bound socket
+        if addresses:
+            self.port = int(addresses[0][1])
         self._runner = runner
         return self.base_url
 

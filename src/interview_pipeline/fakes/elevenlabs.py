@@ -51,6 +51,14 @@ _TAG = re.compile(r"<[^>]+>")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
+def tone_synth(text: str, sample_rate: int, *, seconds_per_char: float = 0.065) -> bytes:
+    """A quiet 220 Hz tone as long as the text would take to say: for tests and benches
+    where nobody listens to the interviewer, so the fake's timing never waits on a CPU."""
+    seconds = 0.3 + seconds_per_char * len(text)
+    t = np.arange(int(sample_rate * seconds)) / sample_rate
+    return (0.3 * 32767 * np.sin(2 * np.pi * 220 * t)).astype(np.int16).tobytes()
+
+
 class PiperSynth:
     """Local Piper voice (``en_US-joe-medium``), loaded once per process, with a result cache.
 
@@ -189,8 +197,8 @@ class ElevenLabsFake(LoopbackServer):
     async def prewarm(self, texts: Iterable[str], sample_rate: int = 24000) -> None:
         """Synthesise known lines ahead, sentence by sentence as pipecat will send them.
 
-        Piper needs 0.1-0.3 s per sentence on a CPU, more than a 75 ms first-audio delay; with
-        the built-in synth's cache filled, a benchmark sees the configured delay instead.
+        Piper takes longer per sentence on a CPU than a typical configured first-audio delay;
+        with the built-in synth's cache filled, a benchmark sees the configured delay instead.
         """
         for text in texts:
             for sentence in _SENTENCE_END.split(text):

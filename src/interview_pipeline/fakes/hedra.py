@@ -37,6 +37,7 @@ from PIL import Image
 from interview_pipeline.avatar.face import cover_resize
 from interview_pipeline.avatar.local import LocalFaceRenderer
 from interview_pipeline.avatar.media import decode_audio, write_mp4
+from interview_pipeline.avatar.portrait import PhotoFace, PortraitError, detect_face
 from interview_pipeline.avatar.timeline import ENVELOPE_HZ, mouth_envelope
 from interview_pipeline.fakes._server import LoopbackServer, RecordedRequest, check_key
 
@@ -72,7 +73,12 @@ def render_talking_mp4(
     from pathlib import Path
 
     width, height = size
-    renderer = LocalFaceRenderer(width, height, image=cover_resize(image, width, height))
+    framed = cover_resize(image, width, height)
+    try:  # a photo talks with its own mouth, as Character-3 animates it
+        face: PhotoFace | None = detect_face(framed)
+    except PortraitError:
+        face = None
+    renderer = LocalFaceRenderer(width, height, image=framed, face=face)
     opening, wide = mouth_envelope(pcm, sample_rate)
     n = max(1, int(np.ceil(len(pcm) / sample_rate * fps)))
 

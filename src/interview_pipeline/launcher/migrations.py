@@ -110,6 +110,20 @@ CREATE INDEX webhook_events_open ON webhook_events(session_id, n) WHERE delivere
     ),
     Step(
         3,
+        "the candidate's consent (its own table: one row per session, the first acceptance)",
+        _both(
+            """
+CREATE TABLE consents (
+    session_id TEXT PRIMARY KEY REFERENCES sessions(id),
+    version TEXT NOT NULL,
+    text_sha256 TEXT NOT NULL,
+    accepted_at REAL NOT NULL
+)
+"""
+        ),
+    ),
+    Step(
+        4,
         "worker hosts' heartbeat rows (dispatch mode: capacity and dead-host detection)",
         # IF NOT EXISTS: a SQLite file a pre-store worker host already wrote this table into.
         _both(

@@ -13,6 +13,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -21,7 +22,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTex
 from loguru import logger
 
 from interview_pipeline.conduct.evaluation import Report, evaluate
-from interview_pipeline.conduct.report_html import render_report_html
+from interview_pipeline.conduct.report_html import ConsentNote, render_report_html
 from interview_pipeline.config import Settings
 from interview_pipeline.launcher.models import (
     INVALID,
@@ -218,6 +219,9 @@ def results_router(
             return JSONResponse(
                 {"status": "pending", "session_status": record.status}, status_code=202
             )
+        # Read at serving time, not baked into the report file: it belongs to the session.
+        consent = launcher.store.consent(session_id)
+        data["consent"] = None if consent is None else asdict(consent)
         if data.get("status") != "ready":
             return JSONResponse(data)  # {"status": "failed", "detail": why}
         html = format == "html" or (format is None and "text/html" in (accept or ""))
@@ -230,7 +234,8 @@ def results_router(
                     f"persona {record.persona!r} no longer loads; the JSON report is available",
                     field="format",
                 ) from None
-            page = render_report_html(Report.model_validate(data["report"]), persona)
+            note = ConsentNote(**data["consent"]) if data["consent"] else ConsentNote()
+            page = render_report_html(Report.model_validate(data["report"]), persona, note)
             return HTMLResponse(page)
         return JSONResponse(data)
 

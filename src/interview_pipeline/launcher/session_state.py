@@ -11,8 +11,9 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from interview_pipeline.launcher.models import TERMINAL, SessionStatus
+from interview_pipeline.launcher.models import SessionStatus
 from interview_pipeline.launcher.pool import WorkerProcess
+from interview_pipeline.outcome import Outcome
 
 
 class Rejected(Exception):
@@ -53,12 +54,21 @@ def pool_label(warm: bool) -> str:
 
 
 def final_status(value: Any, live: LiveSession) -> SessionStatus:
-    """The bot's outcome as a session status. A bot stopped by DELETE or drain ("stopped")
-    completed the interview if the candidate was there to hear the closing line."""
+    """The bot's outcome as a session status. A bot stopped by DELETE or drain completed the
+    interview if the candidate was there to hear the closing line; so did one whose outcome
+    this launcher does not know (a newer bot), and otherwise it was abandoned."""
     try:
-        status = SessionStatus(str(value))
+        outcome = Outcome(str(value))
     except ValueError:
-        status = SessionStatus.COMPLETED if live.candidate_joined else SessionStatus.ABANDONED
-    if status not in TERMINAL:
+        outcome = Outcome.STOPPED
+    status = _STATUS_OF.get(outcome)
+    if status is None:
         return SessionStatus.COMPLETED if live.candidate_joined else SessionStatus.ABANDONED
     return status
+
+
+_STATUS_OF = {
+    Outcome.COMPLETED: SessionStatus.COMPLETED,
+    Outcome.ABANDONED: SessionStatus.ABANDONED,
+    Outcome.FAILED: SessionStatus.FAILED,
+}

@@ -61,7 +61,9 @@ class SessionManager:
         self.pool = pool
         self.metrics = metrics
         self.rooms = LiveKitRooms(creds, empty_timeout_s=settings.empty_room_timeout_s)
-        self.personas = PersonaLibrary(settings.personas_dir)
+        self.personas = PersonaLibrary(
+            settings.personas_dir, face_cache_dir=settings.resolved_face_cache_dir()
+        )
         self.live: dict[str, LiveSession] = {}
         self._reserved = 0
         self._rooms: set[str] = set()  # rooms of sessions being created

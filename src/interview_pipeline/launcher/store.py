@@ -72,6 +72,15 @@ class SessionRecord:
     damaged: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ConsentRecord:
+    """What the candidate accepted on their page before joining, and when (server clock)."""
+
+    version: str
+    text_sha256: str  # of the notice as shown (placeholders filled): which wording it was
+    accepted_at: float
+
+
 @dataclass
 class StoredTurn:
     seq: int
@@ -159,6 +168,9 @@ class SessionStore(Protocol):
     ) -> None: ...
     def webhook_state(self, session_id: str) -> WebhookState: ...
     def webhook_counts(self) -> dict[str, int]: ...
+    # --- the candidate's consent ----------------------------------------------------------
+    def record_consent(self, session_id: str, consent: ConsentRecord) -> ConsentRecord: ...
+    def consent(self, session_id: str) -> ConsentRecord | None: ...
     # --- worker hosts (dispatch mode) ---------------------------------------------------
     def beat_worker(self, host: HostBeat) -> None: ...
     def workers(self) -> list[HostBeat]: ...
@@ -232,6 +244,10 @@ def read_turn(row: Row) -> StoredTurn:
         ),
         written_at=row["written_at"],
     )
+
+
+def read_consent(row: Row) -> ConsentRecord:
+    return ConsentRecord(_str(row["version"]), _str(row["text_sha256"]), row["accepted_at"])
 
 
 def read_status(value: object) -> tuple[SessionStatus, bool]:

@@ -21,6 +21,7 @@ from interview_pipeline.launcher.models import TERMINAL, SessionStatus
 from interview_pipeline.launcher.store import (
     SESSION_COLUMNS,
     UPDATABLE,
+    ConsentRecord,
     HostBeat,
     OutboxEvent,
     Row,
@@ -29,6 +30,7 @@ from interview_pipeline.launcher.store import (
     StoredTurn,
     WebhookState,
     event_body,
+    read_consent,
     read_record,
     read_status,
     read_turn,
@@ -302,6 +304,20 @@ class SqlSessionStore:
             failing=counts["failing"] > 0,
             last_error=str(rows[0]["last_error"]) if rows else None,
         )
+
+    # --- the candidate's consent ----------------------------------------------------------
+    def record_consent(self, session_id: str, consent: ConsentRecord) -> ConsentRecord:
+        """Keep the first acceptance: a reloaded page accepting again does not move its time."""
+        self._rows(
+            "INSERT INTO consents (session_id, version, text_sha256, accepted_at)"
+            " VALUES (?,?,?,?) ON CONFLICT (session_id) DO NOTHING",
+            (session_id, consent.version, consent.text_sha256, consent.accepted_at),
+        )
+        return self.consent(session_id) or consent
+
+    def consent(self, session_id: str) -> ConsentRecord | None:
+        rows = self._rows("SELECT * FROM consents WHERE session_id = ?", (session_id,))
+        return read_consent(rows[0]) if rows else None
 
     def webhook_counts(self) -> dict[str, int]:
         """Events in the whole store: delivered, pending, failing (pending, tried), dead."""

@@ -138,7 +138,9 @@ async def run_job(bot: ModuleType, settings: Settings, job: dict[str, Any], chan
     token = str(job["token"])
     store = open_store(settings)  # the launcher's store: SQLite file or shared Postgres
     try:
-        library = PersonaLibrary(settings.personas_dir)
+        library = PersonaLibrary(
+            settings.personas_dir, face_cache_dir=settings.resolved_face_cache_dir()
+        )
         persona = library.load(str(job["persona"]))
 
         def on_status(status: str, detail: str | None = None) -> None:

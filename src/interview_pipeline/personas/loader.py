@@ -104,7 +104,7 @@ def _issues(display: str, doc: ParsedYaml, exc: ValidationError) -> list[Persona
     return issues
 
 
-def load_persona_file(path: Path) -> Persona:
+def load_persona_file(path: Path, face_cache_dir: Path | None = None) -> Persona:
     """Parse and validate one persona file; raise PersonaError naming file and line.
 
     Nothing else ever escapes: a case the checks did not foresee becomes one "internal error"
@@ -112,7 +112,7 @@ def load_persona_file(path: Path) -> Persona:
     """
     display = _display(path)
     try:
-        return _load(path, display)
+        return _load(path, display, face_cache_dir)
     except PersonaError:
         raise
     except Exception as exc:
@@ -120,7 +120,7 @@ def load_persona_file(path: Path) -> Persona:
         raise PersonaError([PersonaIssue(display, None, "", msg)]) from exc
 
 
-def _load(path: Path, display: str) -> Persona:
+def _load(path: Path, display: str, face_cache_dir: Path | None = None) -> Persona:
     doc = parse_yaml(read_text(path, display), display)
     if not isinstance(doc.value, dict):
         raise PersonaError(
@@ -130,14 +130,16 @@ def _load(path: Path, display: str) -> Persona:
         persona = Persona.model_validate(doc.value)
     except ValidationError as exc:
         raise PersonaError(_issues(display, doc, exc)) from None
-    issues = _file_checks(persona, path, doc, display)
+    issues = _file_checks(persona, path, doc, display, face_cache_dir)
     if issues:
         raise PersonaError(issues)
     return persona
 
 
-def _file_checks(persona: Persona, path: Path, doc: ParsedYaml, display: str) -> list[PersonaIssue]:
-    """Checks that need the file system: the id matches the file, the portrait exists."""
+def _file_checks(
+    persona: Persona, path: Path, doc: ParsedYaml, display: str, face_cache_dir: Path | None
+) -> list[PersonaIssue]:
+    """Checks that need the file system: the id matches the file, the portrait shows a face."""
     issues = []
     if persona.id != path.stem:
         issues.append(
@@ -166,7 +168,20 @@ def _file_checks(persona: Persona, path: Path, doc: ParsedYaml, display: str) ->
                     im.verify()
             except Exception:
                 issues.append(PersonaIssue(display, line, "avatar.image", "not a readable image"))
+            else:
+                shown = persona.avatar.renderer.value != "none"
+                shown = shown and persona.avatar.style == "photo"
+                problem = _portrait_problem(image, face_cache_dir) if shown else None
+                if problem:
+                    issues.append(PersonaIssue(display, line, "avatar.image", problem))
     return issues
+
+
+def _portrait_problem(image: Path, face_cache_dir: Path | None) -> str | None:
+    """Why the avatar could not animate this photo (no face, several, too small, profile)."""
+    from interview_pipeline.avatar.portrait import check_portrait
+
+    return check_portrait(image, face_cache_dir)
 
 
 def _is_file(path: Path) -> bool:
@@ -212,8 +227,11 @@ class FolderReport:
 class PersonaLibrary:
     """The personas folder: lookup by id with path traversal refused."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, *, face_cache_dir: Path | None = None):
         self.directory = directory
+        #: Where portrait landmarks are kept (Settings.resolved_face_cache_dir): checking a
+        #: portrait then costs its digest, not a face detection, after the first time.
+        self.face_cache_dir = face_cache_dir
 
     def ids(self) -> list[str]:
         if not self.directory.is_dir():
@@ -226,7 +244,7 @@ class PersonaLibrary:
         return self.directory / f"{persona_id}.yaml"
 
     def load(self, persona_id: str) -> Persona:
-        return load_persona_file(self.path(persona_id))
+        return load_persona_file(self.path(persona_id), self.face_cache_dir)
 
     def portrait(self, persona: Persona) -> Path | None:
         if not persona.avatar.image:
@@ -258,7 +276,7 @@ class PersonaLibrary:
         report.files = [_display(p) for p in targets]
         for p in targets:
             try:
-                persona = load_persona_file(p)
+                persona = load_persona_file(p, self.face_cache_dir)
             except PersonaError as exc:
                 report.issues.extend(exc.issues)
             else:

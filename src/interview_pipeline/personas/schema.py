@@ -9,7 +9,7 @@ never time out), and spoken lines are templates checked and filled by ``template
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -67,9 +67,22 @@ class Avatar(Strict):
     renderer: AvatarRenderer = AvatarRenderer.LOCAL
     #: Portrait path relative to the persona file; none → a generated illustrated face.
     image: str | None = None
+    #: ``photo``: the face is found and the photo's own mouth and lids are animated.
+    #: ``illustration``: a drawn face (like the generated one) gets the drawn mouth and lids
+    #: at the layout's places; its features are not what a face detector is made for.
+    style: Literal["photo", "illustration"] = "photo"
     width: int = Field(512, ge=64, le=1920)
     height: int = Field(512, ge=64, le=1920)
     fps: int = Field(25, ge=5, le=60)
+    #: Frames per second while the interviewer is not speaking (default: half of ``fps``):
+    #: a still face needs fewer, and every frame not sent is one not encoded.
+    listening_fps: int | None = Field(None, ge=1, le=60)
+    #: Ceiling for the camera track's bitrate.
+    bitrate_kbps: int = Field(800, ge=100, le=8000)
+
+    @property
+    def idle_fps(self) -> int:
+        return min(self.fps, self.listening_fps or max(1, self.fps // 2))
 
     @field_validator("width", "height")
     @classmethod
@@ -146,6 +159,34 @@ class Silence(Strict):
         return self
 
 
+#: Said on the candidate's page before they join unless the persona words it itself: the three
+#: things a candidate must know before talking to an AI interviewer (recorded, evaluated by an
+#: AI, kept for a while). Paragraphs are separated by a blank line.
+DEFAULT_CONSENT_TEXT = (
+    "This interview is conducted by an AI interviewer, {interviewer_name}, on behalf of "
+    "{company_name}.\n\n"
+    "Your voice and a written transcript of the conversation are recorded.\n\n"
+    "Your answers are evaluated by an AI against the criteria for the {role_title} role; the "
+    "evaluation is given to the {company_name} hiring team, who make the decision.\n\n"
+    "The recording, transcript and evaluation are kept for up to 12 months and then deleted. "
+    "You can ask {company_name} for a copy or for deletion at any time."
+)
+DEFAULT_END_SCREEN = (
+    "Thank you for your time, {candidate_name}. Your interview has ended.\n\n"
+    "The {company_name} hiring team will review it and contact you about the next steps."
+)
+
+
+class Consent(Strict):
+    """The notice a candidate must accept before joining; its ``version`` is stored with their
+    acceptance, so a later change of wording never rewrites what someone agreed to."""
+
+    version: str = Field("default-1", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    text: str = Field(DEFAULT_CONSENT_TEXT, min_length=1, max_length=5000)
+
+    _text = field_validator("text")(lambda cls, v: check_template(v))
+
+
 class Persona(Strict):
     id: SafeId
     interviewer: Interviewer
@@ -162,8 +203,12 @@ class Persona(Strict):
     silence: Silence = Field(default_factory=Silence)
     #: Whole-interview budget in seconds; past it the interviewer wraps up.
     time_budget_s: float = Field(1800.0, gt=0, le=4 * 3600)
+    #: Shown to the candidate before they join (see ``Consent``).
+    consent: Consent = Field(default_factory=Consent)
+    #: Shown to the candidate when the interview is over: what happens next (never scores).
+    end_screen: str = Field(DEFAULT_END_SCREEN, min_length=1, max_length=2000)
 
-    _lines = field_validator("opening", "closing")(lambda cls, v: check_template(v))
+    _lines = field_validator("opening", "closing", "end_screen")(lambda cls, v: check_template(v))
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Persona:

@@ -84,11 +84,3 @@ def build_tts(settings: Settings, persona: Persona) -> TTSService:
     from interview_pipeline.providers.piper import build_piper_tts
 
     return build_piper_tts(settings, persona)
-
-
-def describe(settings: Settings) -> str:
-    """One line naming the providers in use, for logs (never includes keys)."""
-    return (
-        f"stt={settings.resolved_stt().value} llm={settings.resolved_llm().value} "
-        f"tts={settings.resolved_tts().value}"
-    )

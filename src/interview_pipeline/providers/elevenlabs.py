@@ -11,7 +11,9 @@ from interview_pipeline.personas.schema import Persona
 
 def build_elevenlabs_tts(settings: Settings, persona: Persona) -> TTSService:
     key = settings.require_key(settings.elevenlabs_api_key, "ELEVENLABS_API_KEY", "ElevenLabs TTS")
-    kwargs: dict[str, object] = {}
+    # pipecat waits this long for a line's first audio (and for more audio mid-line) before
+    # it takes the line as lost and reports it; its 3 s default is not a setting of ours.
+    kwargs: dict[str, object] = {"stop_frame_timeout_s": settings.tts_timeout_s}
     if settings.elevenlabs_base_url:
         kwargs["url"] = settings.elevenlabs_base_url
     return ElevenLabsTTSService(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pipecat.services.tts_service import TTSService
 
+from interview_pipeline.compat.piper import onnx_model_path, piper_voice
 from interview_pipeline.config import ConfigError, Settings
 from interview_pipeline.personas.schema import Persona
 
@@ -34,11 +35,11 @@ def single_threaded(tts: TTSService) -> TTSService:
     A template process forks bots, and a fork loses every thread but the caller: Piper's
     default session keeps a pool of worker threads that its children would wait on forever.
     Replacing the session joins those threads; the weights are then shared by every fork.
-    Costs about 20 ms on a sentence's first audio on an idle machine, nothing on a busy one.
+    Costs a little of a sentence's first-audio time on an idle machine, nothing on a busy one.
     """
     import onnxruntime
 
-    voice = getattr(tts, "_voice", None)
+    voice = piper_voice(tts)
     session = getattr(voice, "session", None)
     if voice is None or session is None:
         return tts
@@ -49,6 +50,6 @@ def single_threaded(tts: TTSService) -> TTSService:
     # returns large blocks to the system) instead of staying in every forked bot.
     options.enable_cpu_mem_arena = False
     voice.session = onnxruntime.InferenceSession(
-        session._model_path, sess_options=options, providers=["CPUExecutionProvider"]
+        onnx_model_path(session), sess_options=options, providers=["CPUExecutionProvider"]
     )
     return tts

@@ -25,6 +25,7 @@ from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import LLMService
 from pipecat.services.settings import LLMSettings
 
+from interview_pipeline.compat.llm import push_llm_text
 from interview_pipeline.conduct import directive
 from interview_pipeline.conduct.plan import StepKind
 
@@ -157,6 +158,6 @@ class ScriptedInterviewerLLMService(LLMService):
             if first:
                 await self.stop_ttfb_metrics()
                 first = False
-            await self._push_llm_text(token)
+            await push_llm_text(self, token)
             if self._token_delay_s:
                 await asyncio.sleep(self._token_delay_s)

@@ -2,11 +2,11 @@
 unless ``INTERVIEW_WHISPER_MODEL=base`` (see ``whisper_models``).
 
 The model loads in the service constructor, so building it is what "warming" a bot means.
-Three choices differ from pipecat's defaults, each measured on the replay answers:
+These choices differ from pipecat's defaults, each measured on the replay answers:
 
 - beam search (``INTERVIEW_WHISPER_BEAM_SIZE``, 5 by default): on the product's own Piper
-  voice greedy decoding gave the same words, but on voices it was not tuned for beam 5
-  recovers a third of the errors for a quarter more CPU (README, "Embedded STT");
+  voice greedy decoding gave the same words, but on voices it was not tuned for beam search
+  recovers some of the errors for more CPU (figures: README, "Embedded STT");
 - the question being asked as the decoder's prompt (``QuestionContextFrame`` from the
   conductor): domain words ("token bucket") are heard as such more often. Only the question,
   never the answer's expected points, which would bias what the scorer then credits;
@@ -15,7 +15,7 @@ Three choices differ from pipecat's defaults, each measured on the replay answer
 - the model may live in a shared server process (``whisper_remote``): one copy per machine
   instead of one per bot;
 - speculative transcription: pipecat transcribes a segment when VAD declares the stop, which
-  is ``vad_stop_s`` (0.8 s for patient interviews) after speech ended. Here, once the audio has
+  is ``vad_stop_s`` after speech ended. Here, once the audio has
   been quiet for ``speculate_after_s``, the segment so far is transcribed in a thread while VAD
   is still waiting; if the candidate speaks again the guess is discarded, otherwise it is the
   transcript and STT costs nothing on the voice-to-voice path.
@@ -41,6 +41,7 @@ from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 
+from interview_pipeline.compat.whisper import HookedWhisperSTTService
 from interview_pipeline.config import Settings
 from interview_pipeline.providers.whisper_remote import RemoteWhisperModel
 from interview_pipeline.turns.frames import QuestionContextFrame
@@ -60,7 +61,7 @@ class _DecodingModel:
         return self._model.transcribe(audio, **kwargs)
 
 
-class LocalWhisperSTTService(WhisperSTTService):
+class LocalWhisperSTTService(HookedWhisperSTTService):
     def __init__(
         self,
         *,
@@ -70,7 +71,7 @@ class LocalWhisperSTTService(WhisperSTTService):
         beam_size: int = 5,
         **kwargs: Any,
     ):
-        self._server = server  # read by _load, which pipecat calls from __init__
+        self._server = server  # read by load_model, which pipecat's __init__ calls
         self._beam_size = beam_size
         super().__init__(**kwargs)
         self._speculate_after_s = speculate_after_s
@@ -80,24 +81,18 @@ class LocalWhisperSTTService(WhisperSTTService):
         self._guess: tuple[int, str] | None = None
         self._guess_task: asyncio.Task[None] | None = None
 
-    def _load(self) -> None:
+    def load_model(self) -> Any:
         if self._server is None:
-            super()._load()
+            model = super().load_model()
         else:
-            self._model = RemoteWhisperModel(self._server, self._load_here)  # type: ignore[assignment]
-        self._model = _DecodingModel(self._model, self._beam_size)  # type: ignore[assignment]
-
-    def _load_here(self) -> Any:
-        from faster_whisper import WhisperModel
-
-        settings: Any = self._settings
-        return WhisperModel(settings.model, device=self._device, compute_type=self._compute_type)
+            model = RemoteWhisperModel(self._server, self.load_local_model)
+        return _DecodingModel(model, self._beam_size)
 
     def _transcribe_text(self, pcm: bytes) -> str:
         """Same decoding and no-speech filter as pipecat's ``run_stt``, returning text."""
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
-        settings: Any = self._settings
-        model: Any = self._model
+        settings: Any = self.settings
+        model: Any = self.whisper_model
         threshold = settings.no_speech_prob
         prompt = settings.initial_prompt if isinstance(settings.initial_prompt, str) else None
         segments, _ = model.transcribe(audio, language=settings.language, initial_prompt=prompt)
@@ -109,7 +104,7 @@ class LocalWhisperSTTService(WhisperSTTService):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         if isinstance(frame, QuestionContextFrame):
-            settings: Any = self._settings
+            settings: Any = self.settings
             settings.initial_prompt = frame.text or None
             return  # meant for STT only
         if isinstance(frame, VADUserStartedSpeakingFrame):
@@ -126,7 +121,7 @@ class LocalWhisperSTTService(WhisperSTTService):
         self, frame: InputAudioRawFrame, direction: FrameDirection
     ) -> None:
         await super().process_audio_frame(frame, direction)
-        if self._speculate_after_s is None or not self._user_speaking:
+        if self._speculate_after_s is None or not self.user_speaking:
             return
         samples = np.frombuffer(frame.audio, dtype=np.int16).astype(np.float32)
         loud = samples.size and float(np.sqrt(np.mean(samples**2))) > self._quiet_rms
@@ -137,7 +132,7 @@ class LocalWhisperSTTService(WhisperSTTService):
             return
         self._quiet_s += len(frame.audio) / (2 * frame.sample_rate)
         if self._quiet_s >= self._speculate_after_s and self._guess_task is None:
-            snapshot = bytes(self._audio_buffer)
+            snapshot = self.segment_audio()
             self._guess_task = self.create_task(
                 self._speculate(snapshot, self._generation), "whisper-speculation"
             )
@@ -159,9 +154,9 @@ class LocalWhisperSTTService(WhisperSTTService):
             return
         text = guess[1]
         if text:
-            language: Any = getattr(self._settings, "language", None)
-            await self._handle_transcription(text, True, language)
-            yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), language)
+            language: Any = getattr(self.settings, "language", None)
+            await self.report_transcription(text, True, language)
+            yield TranscriptionFrame(text, self.user_id, time_now_iso8601(), language)
 
 
 def build_whisper_stt(settings: Settings) -> STTService:

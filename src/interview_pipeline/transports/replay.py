@@ -80,7 +80,7 @@ class ReplayInputTransport(BaseInputTransport):
         super().__init__(params, name="ReplayInput")
         self._transport = transport
         self._task: asyncio.Task | None = None
-        self._bot_speaking = False
+        self._interviewer_speaking = False
         self._bot_spoke_once = False
         self._silent_since: float | None = None
         self._speaking_since: float | None = None
@@ -111,22 +111,25 @@ class ReplayInputTransport(BaseInputTransport):
         # has the floor; answers wait for silence.
         log = self._transport.log
         if isinstance(frame, BotStartedSpeakingFrame):
-            self._bot_speaking, self._bot_spoke_once = True, True
+            self._interviewer_speaking, self._bot_spoke_once = True, True
             self._silent_since = None
             self._speaking_since = time.monotonic()
             log.bot_started.append(log.now())
         elif isinstance(frame, BotStoppedSpeakingFrame):
-            self._bot_speaking = False
+            self._interviewer_speaking = False
             self._silent_since = time.monotonic()
             log.bot_stopped.append(log.now())
 
     def _ready_for(self, answer: ReplayAnswer) -> bool:
         if answer.barge_in_after_s is not None:
             # Into fresh interviewer speech (not the line the last answer talked over).
-            if not (self._bot_speaking and self._bot_spoke_once) or self._speaking_since is None:
+            if (
+                not (self._interviewer_speaking and self._bot_spoke_once)
+                or self._speaking_since is None
+            ):
                 return False
             return time.monotonic() - self._speaking_since >= answer.barge_in_after_s
-        if self._bot_speaking or not self._bot_spoke_once or self._silent_since is None:
+        if self._interviewer_speaking or not self._bot_spoke_once or self._silent_since is None:
             return False
         return time.monotonic() - self._silent_since >= answer.think_s
 

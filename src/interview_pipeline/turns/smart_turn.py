@@ -1,11 +1,10 @@
 """Smart Turn v3 on one ONNX session per process, built without ORT's memory arena.
 
 pipecat's analyzer loads its own session per instance, and ORT's arena then keeps every
-inference's activations: about 60 MB per interview after a few turns (measured, 8 s of audio
-per prediction). Here the session is built once per process (in the launcher's template, so
+inference's activations, so each interview's memory grows with its first few turns. Here the session is built once per process (in the launcher's template, so
 every forked bot shares its weights) with the arena off; with glibc returning large blocks to
 the system (``MALLOC_MMAP_THRESHOLD_``, set by the pool), a prediction's memory goes away
-after it. The cost is about 10 ms per end-of-turn prediction.
+after it, at a small cost in time per end-of-turn prediction.
 """
 
 from __future__ import annotations
@@ -15,8 +14,9 @@ from importlib import resources
 from typing import Any
 
 import onnxruntime as ort
-from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+
+from interview_pipeline.compat.smart_turn import init_on_session
 
 MODEL = "smart-turn-v3.2-cpu.onnx"
 
@@ -38,7 +38,4 @@ class SharedSmartTurnAnalyzerV3(LocalSmartTurnAnalyzerV3):
     """pipecat's local Smart Turn v3, on the shared session instead of a private one."""
 
     def __init__(self, **kwargs: Any):
-        # Skips LocalSmartTurnAnalyzerV3.__init__, whose only other work is loading a session.
-        BaseSmartTurn.__init__(self, **kwargs)
-        self._log_data = False
-        self._session = smart_turn_session()
+        init_on_session(self, smart_turn_session(), **kwargs)
