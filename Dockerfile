@@ -7,7 +7,11 @@
 #     -v interview-data:/data interview-launcher
 #
 # See src/interview_pipeline/launcher/README.md for running it next to livekit/livekit-server.
-# Written by reading, not built here: these machines run no Docker engine.
+#
+# The base is an ARG: the public python:3.11-slim-bookworm by default, or any Debian bookworm
+# image with python3 (3.11) and python3-venv. scripts/build_image.sh builds it here without a
+# Docker engine or Docker Hub (debootstrap base + `podman build --isolation chroot`) and runs
+# the result in a chroot against a real livekit-server (README: Building the production image).
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -15,7 +19,13 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN python -m venv /opt/venv
+# A CA bundle for pip when PyPI is reached through a TLS-intercepting proxy (the file must be
+# mounted into the RUN steps, as scripts/build_image.sh does); unset, pip uses its own CAs.
+# Build stage only: nothing of it reaches the runtime image.
+ARG PIP_CERT
+# python3, not python: Debian's own python3 package has no `python` (python:3.11-slim has both).
+# The venv's python links to the base's interpreter, which the runtime stage has at the same path.
+RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 # Dependencies first (cached while only the code changes)...

@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# Build the production image (Dockerfile) without a Docker engine, then check it for real.
+#
+#   sudo scripts/build_image.sh            # or as root; about 10-15 minutes the first time
+#
+# 1. Base image from Debian's own packages (no Docker Hub): debootstrap --variant=minbase
+#    bookworm (python3 is 3.11 there) + python3-venv, imported with `podman import` as
+#    $BASE_IMAGE. Cached: skipped when the image exists (REBUILD_BASE=1 forces it).
+# 2. `podman build --isolation chroot --build-arg PYTHON_IMAGE=$BASE_IMAGE` of the Dockerfile
+#    (elsewhere the Dockerfile's default, the public python:3.11-slim-bookworm, still works).
+# 3. The check: podman's runtime cannot start containers here, so the image's filesystem is
+#    exported (`podman create` + `podman export`) into a folder, and the launcher is run inside
+#    it with chroot, as the image's user, with the image's environment, against a
+#    livekit-server started outside the chroot on loopback. It must answer 200 on /healthz,
+#    201 on POST /sessions, and the session must reach waiting_for_candidate (the bot from the
+#    pool inside the image joined the room).
+# 4. Prints the image size, base build time, image build time; cleans up (KEEP_ROOTFS=1 keeps
+#    the exported folder).
+#
+# Settings (environment): IMAGE (interview-launcher:local), BASE_IMAGE
+# (localhost/interview-base:bookworm), DEBIAN_MIRROR (http://deb.debian.org/debian),
+# LIVEKIT_BIN (~/go/bin/server, as scripts/setup.sh installs it), WORK (a temp dir),
+# CHECK_PORT (18080), LIVEKIT_PORT (17880), SKIP_BUILD=1 (check the existing image only).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+IMAGE="${IMAGE:-interview-launcher:local}"
+BASE_IMAGE="${BASE_IMAGE:-localhost/interview-base:bookworm}"
+DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+LIVEKIT_BIN="${LIVEKIT_BIN:-$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin/server}"
+CHECK_PORT="${CHECK_PORT:-18080}"
+LIVEKIT_PORT="${LIVEKIT_PORT:-17880}"
+WORK="${WORK:-$(mktemp -d /tmp/interview-image.XXXXXX)}"
+
+log() { printf 'build_image: %s\n' "$*" >&2; }
+die() { log "FAILED: $*"; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root (sudo): debootstrap, podman's root storage and chroot need it"
+
+need=()
+for cmd in podman:podman debootstrap:debootstrap curl:curl; do
+  command -v "${cmd%%:*}" >/dev/null 2>&1 || need+=("${cmd#*:}")
+done
+if ((${#need[@]})); then
+  log "installing Debian packages: ${need[*]}"
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# --- 1. the base image ------------------------------------------------------------------------
+base_s=0
+if [ -n "${REBUILD_BASE:-}" ] || ! podman image exists "$BASE_IMAGE"; then
+  log "building the base image $BASE_IMAGE with debootstrap (bookworm minbase + python3-venv)"
+  t0=$(date +%s)
+  rootfs="$WORK/base"
+  # python3-venv brings ensurepip (the Dockerfile makes a venv); ca-certificates as in
+  # python:3.11-slim (the cloud engines speak TLS); netbase for /etc/services and protocols.
+  nice -n 10 debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates,netbase \
+    bookworm "$rootfs" "$DEBIAN_MIRROR" >"$WORK/debootstrap.log" 2>&1 \
+    || { tail -20 "$WORK/debootstrap.log" >&2; die "debootstrap (log above)"; }
+  # Lean like the slim images: no apt lists, caches, docs or man pages.
+  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb \
+    "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/var/log/*.log
+  tar -C "$rootfs" -c . | podman import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV LANG=C.UTF-8' --change 'CMD ["python3"]' \
+    - "$BASE_IMAGE" >"$WORK/import.log" 2>&1 || die "podman import (log: $WORK/import.log)"
+  rm -rf "$rootfs"
+  base_s=$(($(date +%s) - t0))
+  log "base image built in ${base_s}s"
+else
+  log "base image $BASE_IMAGE exists (cached; REBUILD_BASE=1 rebuilds it)"
+fi
+
+# --- 2. the image -----------------------------------------------------------------------------
+build_s=0
+if [ -z "${SKIP_BUILD:-}" ]; then
+  build=(podman build --isolation chroot --build-arg "PYTHON_IMAGE=$BASE_IMAGE" -t "$IMAGE" -f Dockerfile)
+  # A site CA (such as this sandbox's TLS-intercepting egress proxy, whose CA is in the host's
+  # trust store but not in Debian's) is needed to reach PyPI from the build. It is bind-mounted
+  # into the RUN steps only, never copied into a layer: the image trusts Debian's CAs alone.
+  # BUILD_CA_BUNDLE= (empty) turns this off; a path picks another bundle.
+  ca="${BUILD_CA_BUNDLE-/etc/ssl/certs/ca-certificates.crt}"
+  if [ -n "$ca" ] && [ -f "$ca" ] && compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+    log "mounting the host's CA bundle ($ca) into the build's RUN steps (site CA found)"
+    build+=(-v "$ca:/run/build-ca.crt:ro" --build-arg PIP_CERT=/run/build-ca.crt)
+  fi
+  log "building $IMAGE from the Dockerfile (podman build --isolation chroot)"
+  t0=$(date +%s)
+  if ! nice -n 10 "${build[@]}" . 2>&1 | tee "$WORK/build.log" | grep --line-buffered -E '^(\[[0-9]+/[0-9]+] )?STEP|^COMMIT' >&2; then
+    tail -30 "$WORK/build.log" >&2
+    die "podman build (log: $WORK/build.log)"
+  fi
+  build_s=$(($(date +%s) - t0))
+  log "image built in ${build_s}s"
+fi
+podman image exists "$IMAGE" || die "no image $IMAGE"
+size_bytes=$(podman image inspect --format '{{.Size}}' "$IMAGE")
+size_mb=$((size_bytes / 1000000))
+log "image $IMAGE: ${size_mb} MB (podman image inspect .Size, uncompressed)"
+
+# --- 3. the check: the image's filesystem, run with chroot -------------------------------------
+[ -x "$LIVEKIT_BIN" ] || die "no livekit-server at $LIVEKIT_BIN (scripts/setup.sh builds it; or set LIVEKIT_BIN)"
+root="$WORK/rootfs"
+pids=()
+mounted=()
+cleanup() {
+  local rc=$?
+  for pid in "${pids[@]}"; do
+    # Each was started by this script with setsid: its process group is its own.
+    kill -TERM -- "-$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  done
+  for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -R "${mounted[$i]}" 2>/dev/null || umount -l "${mounted[$i]}" || true; done
+  [ -n "${cid:-}" ] && podman rm -f "$cid" >/dev/null 2>&1 || true
+  if [ -n "${KEEP_ROOTFS:-}" ]; then log "kept $root"; else rm -rf "$root"; fi
+  exit $rc
+}
+trap cleanup EXIT INT TERM
+
+log "exporting the image's filesystem (podman create + podman export) to $root"
+mkdir -p "$root"
+cid=$(podman create "$IMAGE")
+podman export "$cid" | tar -C "$root" -x
+podman rm "$cid" >/dev/null; cid=""
+
+# /proc, /dev (with /dev/shm, which multiprocessing needs) and /sys, as a container has them;
+# bound recursively and as slaves so that unmounting them cannot touch the host's.
+mount -t proc proc "$root/proc"; mounted+=("$root/proc")
+for d in dev sys; do
+  mount --rbind "/$d" "$root/$d" && mount --make-rslave "$root/$d"; mounted+=("$root/$d")
+done
+
+# livekit-server outside the chroot, on loopback (dev keys), one muxed UDP port.
+setsid "$LIVEKIT_BIN" --dev --bind 127.0.0.1 --node-ip 127.0.0.1 --config-body "port: $LIVEKIT_PORT
+rtc:
+  tcp_port: $((LIVEKIT_PORT + 1))
+  udp_port: $((LIVEKIT_PORT + 2))
+  use_external_ip: false
+" >"$WORK/livekit.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$LIVEKIT_PORT/" >/dev/null && break; sleep 0.2; done
+curl -fs "http://127.0.0.1:$LIVEKIT_PORT/" >/dev/null || { cat "$WORK/livekit.log" >&2; die "livekit-server did not start"; }
+log "livekit-server ($("$LIVEKIT_BIN" --version 2>/dev/null | awk '{print $NF}')) on 127.0.0.1:$LIVEKIT_PORT"
+
+# The launcher as the image would run it: its ENTRYPOINT + CMD, its user, its WorkingDir and its
+# Env, plus what a deployment passes in (-e). Only the port and host differ: loopback, a free port.
+mapfile -t image_env < <(podman image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$IMAGE" | sed '/^$/d')
+workdir=$(podman image inspect --format '{{.Config.WorkingDir}}' "$IMAGE")
+user=$(podman image inspect --format '{{.Config.User}}' "$IMAGE")
+mapfile -t argv < <(podman image inspect --format '{{range .Config.Entrypoint}}{{println .}}{{end}}{{range .Config.Cmd}}{{println .}}{{end}}' "$IMAGE" | sed '/^$/d')
+uid=$(awk -F: -v u="$user" '$1 == u {print $3}' "$root/etc/passwd")
+gid=$(awk -F: -v u="$user" '$1 == u {print $4}' "$root/etc/passwd")
+home=$(awk -F: -v u="$user" '$1 == u {print $6}' "$root/etc/passwd")
+[ -n "$uid" ] && [ "$uid" != 0 ] || die "image user '$user' is missing or root"
+key="check-$RANDOM$RANDOM"
+run_env=("${image_env[@]}" "HOME=$home" "USER=$user"
+  "INTERVIEW_HOST=127.0.0.1" "INTERVIEW_PORT=$CHECK_PORT" "INTERVIEW_API_KEYS=$key"
+  "LIVEKIT_URL=ws://127.0.0.1:$LIVEKIT_PORT" "LIVEKIT_API_KEY=devkey" "LIVEKIT_API_SECRET=secret"
+  "INTERVIEW_DRAIN_GRACE_S=5")
+log "running in the chroot as $user ($uid:$gid), in $workdir: ${argv[*]}"
+# tini is PID 1 in a container; here it is not, so -s makes it the subreaper instead.
+if [ "${argv[0]}" = /usr/bin/tini ]; then argv=(/usr/bin/tini -s "${argv[@]:1}"); fi
+setsid chroot --userspec="$uid:$gid" "$root" /usr/bin/env -i -C "$workdir" "${run_env[@]}" "${argv[@]}" \
+  >"$WORK/launcher.log" 2>&1 &
+pids+=($!)
+
+api="http://127.0.0.1:$CHECK_PORT"
+code=000
+for _ in $(seq 1 300); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "$api/healthz" || true)
+  [ "$code" = 200 ] && break
+  kill -0 "${pids[-1]}" 2>/dev/null || break
+  sleep 0.5
+done
+[ "$code" = 200 ] || { tail -40 "$WORK/launcher.log" >&2; die "GET /healthz answered $code"; }
+log "GET /healthz: 200"
+
+resp=$(curl -s -w '\n%{http_code}' -X POST "$api/sessions" -H "Authorization: Bearer $key" \
+  -H 'content-type: application/json' \
+  -d '{"persona": "maya", "candidate": {"name": "Sam", "email": "sam@example.com"}}')
+code=${resp##*$'\n'}; body=${resp%$'\n'*}
+[ "$code" = 201 ] || { echo "$body" >&2; tail -40 "$WORK/launcher.log" >&2; die "POST /sessions answered $code"; }
+sid=$(printf '%s' "$body" | python3 -c 'import json, sys; print(json.load(sys.stdin)["session_id"])')
+log "POST /sessions: 201, session $sid"
+
+status=""
+t0=$(date +%s)
+for _ in $(seq 1 240); do
+  status=$(curl -s "$api/sessions/$sid" -H "Authorization: Bearer $key" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin).get("status", ""))' 2>/dev/null || true)
+  case "$status" in waiting_for_candidate | failed | abandoned | completed) break ;; esac
+  sleep 0.5
+done
+wait_s=$(($(date +%s) - t0))
+[ "$status" = waiting_for_candidate ] || {
+  curl -s "$api/sessions/$sid" -H "Authorization: Bearer $key" >&2; echo >&2
+  tail -40 "$WORK/launcher.log" >&2; die "session $sid is '$status', not waiting_for_candidate"
+}
+log "GET /sessions/$sid: waiting_for_candidate after ${wait_s}s (the bot from the image's pool is in the room)"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$api/sessions/$sid" -H "Authorization: Bearer $key")
+log "DELETE /sessions/$sid: $code"
+
+cat >&2 <<SUMMARY
+build_image: OK
+  image            $IMAGE (base $BASE_IMAGE)
+  image size       ${size_mb} MB
+  base build       $( ((base_s)) && echo "${base_s}s" || echo "cached")
+  image build      $( ((build_s)) && echo "${build_s}s" || echo "skipped")
+  in the chroot    /healthz 200, POST /sessions 201, waiting_for_candidate after ${wait_s}s
+  logs             $WORK (launcher.log, livekit.log, build.log)
+SUMMARY
