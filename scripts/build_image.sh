@@ -36,7 +36,12 @@ WORK="${WORK:-$(mktemp -d /tmp/interview-image.XXXXXX)}"
 log() { printf 'build_image: %s\n' "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
 
-[ "$(id -u)" -eq 0 ] || die "run as root (sudo): debootstrap, podman's root storage and chroot need it"
+if [ "$(id -u)" -ne 0 ]; then
+  # debootstrap, mount, chroot and podman's root storage need root (only the root set-up was
+  # tried here). The caller's livekit-server path is kept across sudo.
+  command -v sudo >/dev/null 2>&1 || die "run as root: debootstrap, podman's root storage and chroot need it"
+  exec sudo --preserve-env LIVEKIT_BIN="$LIVEKIT_BIN" WORK="$WORK" "$0" "$@"
+fi
 
 need=()
 for cmd in podman:podman debootstrap:debootstrap curl:curl ip:iproute2; do
@@ -54,6 +59,7 @@ if [ -n "${REBUILD_BASE:-}" ] || ! podman image exists "$BASE_IMAGE"; then
   log "building the base image $BASE_IMAGE with debootstrap (bookworm minbase + python3-venv)"
   t0=$(date +%s)
   rootfs="$WORK/base"
+  rm -rf "$rootfs"
   # python3-venv brings ensurepip (the Dockerfile makes a venv); ca-certificates as in
   # python:3.11-slim (the cloud engines speak TLS); netbase for /etc/services and protocols.
   nice -n 10 debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates,netbase \
