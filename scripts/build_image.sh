@@ -136,11 +136,11 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 log "exporting the image's filesystem (podman create + podman export) to $root"
-mkdir -p "$root"
+rm -rf "$root" && mkdir -p "$root"
 # (--no-healthcheck: podman would try to set up a systemd timer for it, and this host has no
 # systemd; the HEALTHCHECK itself is tried below, inside the chroot.)
 cid=$(podman create --no-healthcheck "$IMAGE")
-podman export "$cid" | tar -C "$root" -x
+podman export "$cid" | tar -C "$root" -x || die "podman export | tar"
 podman rm "$cid" >/dev/null; cid=""
 
 # What the image holds: no compilers, nothing of the build's CA secret, the engines' models.
@@ -164,14 +164,22 @@ for d in dev sys; do
   mount --rbind "/$d" "$root/$d" && mount --make-rslave "$root/$d"; mounted+=("$root/$d")
 done
 
-# A network namespace with only loopback in it, so that the check also shows the image runs
-# offline (the models come from its packages; nothing is downloaded at start). livekit-server
-# runs in it too, outside the chroot. CHECK_HOST_NETWORK=1 uses the host's network instead.
+# A network namespace with no route out, so that the check also shows the image runs offline
+# (the models come from its packages; nothing is downloaded at start). livekit-server runs in
+# it too, outside the chroot. Loopback alone is not enough: WebRTC (libwebrtc in the bot's
+# LiveKit SDK) ignores loopback interfaces, so with nothing else the bot's peer connection timed
+# out ("wait_pc_connection timed out"); this kernel has no dummy interfaces, so a veth pair
+# whose other end (on the host) leads nowhere gives it one. CHECK_HOST_NETWORK=1 uses the
+# host's network instead.
 ns=""; inns=()
 if [ -z "${CHECK_HOST_NETWORK:-}" ] && ip netns add "interview-check-$$" 2>/dev/null; then
   ns="interview-check-$$"; inns=(ip netns exec "$ns")
   ip -n "$ns" link set lo up
-  log "network namespace $ns: loopback only (offline)"
+  ip link add "icx$$" type veth peer name eth0 netns "$ns"
+  ip addr add 10.231.0.1/30 dev "icx$$" && ip link set "icx$$" up
+  ip -n "$ns" addr add 10.231.0.2/30 dev eth0 && ip -n "$ns" link set eth0 up
+  if "${inns[@]}" curl -s -m 5 -o /dev/null https://pypi.org/simple/; then die "the namespace $ns reaches PyPI"; fi
+  log "network namespace $ns: loopback and a veth to nowhere, no route out (PyPI unreachable)"
 else
   log "no network namespace (CHECK_HOST_NETWORK or ip netns failed): the host's network is used"
 fi
@@ -263,6 +271,6 @@ build_image: OK
   base build       $( ((base_s)) && echo "${base_s}s" || echo "cached")
   image build      $( ((build_s)) && echo "${build_s}s" || echo "skipped")
   in the chroot    /healthz 200, HEALTHCHECK ok, POST /sessions 201, waiting_for_candidate after ${wait_s}s
-  network          $([ -n "$ns" ] && echo "loopback only (offline)" || echo "host")
+  network          $([ -n "$ns" ] && echo "no route out (offline)" || echo "host")
   logs             $WORK (launcher.log, livekit.log, build.log)
 SUMMARY
