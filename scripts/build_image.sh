@@ -36,6 +36,7 @@ LIVEKIT_BIN="${LIVEKIT_BIN:-$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin/
 CHECK_PORT="${CHECK_PORT:-18080}"
 LIVEKIT_PORT="${LIVEKIT_PORT:-17880}"
 WORK="${WORK:-$(mktemp -d /tmp/interview-image.XXXXXX)}"
+mkdir -p "$WORK"
 
 log() { printf 'build_image: %s\n' "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
