@@ -15,7 +15,10 @@ from interview_pipeline.conduct.evaluation import (
     evaluate,
     heuristic_report,
     llm_report,
+    recommend,
 )
+from interview_pipeline.conduct.plan import mentions_found
+from interview_pipeline.conduct.report_html import render_report_html
 from interview_pipeline.config import Settings
 from interview_pipeline.fakes.openai import FakeHTTPError, OpenAIFake
 from interview_pipeline.personas.schema import Persona
@@ -176,6 +179,197 @@ def test_no_answers_means_no_scores() -> None:
     assert report.overall.recommendation == "insufficient_data"
 
 
+# --- evidence per criterion, and the recommendation rule, on hand-made interviews ---------------
+
+ALEX = Persona.model_validate(
+    {
+        "id": "alex",
+        "interviewer": {"name": "Alex"},
+        "company": {"name": "Northwind Labs", "role_title": "Backend Engineer"},
+        "opening": "Hi {candidate_name}.",
+        "closing": "Thanks {candidate_name}.",
+        "questions": [
+            {"id": "debugging", "text": "Tell me about a hard production bug.",
+             "good_answer_mentions": ["logs", "metrics", "reproduce", "root cause", "fix"]},
+            {"id": "databases", "text": "How would you make a slow query faster?",
+             "good_answer_mentions": ["index", "explain", "query plan", "cache"]},
+            {"id": "team", "text": "Tell me about a decision you made for your team.",
+             "good_answer_mentions": ["trade-off", "data", "outcome"]},
+        ],
+        "rubric": [
+            {"id": "technical", "name": "Technical depth", "weight": 50,
+             "description": "Names concrete tools and techniques.",
+             "keywords": ["postgres", "index", "query plan", "logs", "metrics", "profiler"]},
+            {"id": "communication", "name": "Communication", "weight": 30,
+             "description": "Answers are structured.",
+             "keywords": ["first", "then", "finally", "because"]},
+            {"id": "ownership", "name": "Ownership", "weight": 20,
+             "description": "Talks about their own decisions.",
+             "keywords": ["I decided", "I chose", "I owned", "outcome"]},
+        ],
+    }
+)  # fmt: skip
+
+STRONG = {
+    "debugging": (
+        "First I pulled the logs and the metrics for the checkout service, because the errors "
+        "only came in bursts. Then I managed to reproduce it locally under load. The root cause "
+        "was a connection pool that never released a socket after a timeout. Finally I wrote "
+        "the fix, added a regression test and a dashboard so we would see it coming again."
+    ),
+    "databases": (
+        "I would run explain analyze in Postgres to read the query plan and see where the time "
+        "goes. Usually it is a sequential scan, so an index on the filtered columns fixes most of "
+        "it. If the same result is read again and again I would cache it with a short expiry, "
+        "and I would check the profiler to make sure the application side is not the problem."
+    ),
+    "team": (
+        "I decided to split our monolith's billing module out first, and I owned the migration "
+        "plan end to end. We looked at the data on incidents and agreed the trade-off was worth "
+        "a slower quarter. The outcome was half the pages at night and faster releases for "
+        "everybody on the team."
+    ),
+}
+WEAK = {
+    "debugging": "I usually ask someone else to look at it when something breaks, honestly.",
+    "databases": "I am not sure, maybe buy a bigger server or ask the database people.",
+    "team": "My manager makes the decisions and I just do the tickets they give me.",
+}
+
+
+def interview(answers: dict[str, str], persona: Persona = ALEX) -> list[Turn]:
+    """Opening, each question and its answer (12 s per turn), closing."""
+    turns = [Turn("interviewer", "Hi Sam.", 0.0, 4.0, kind="opening")]
+    for q in persona.questions:
+        t = 12.0 * len(turns)
+        turns.append(Turn("interviewer", q.text, t, t + 5, question_id=q.id, kind="question"))
+        if q.id in answers:
+            turns.append(
+                Turn("candidate", answers[q.id], t + 6, t + 18, question_id=q.id, kind="answer")
+            )
+    t = 12.0 * len(turns)
+    turns.append(Turn("interviewer", "Thanks Sam.", t, t + 3, kind="closing"))
+    return turns
+
+
+def words_of(report: Report, criterion_id: str) -> list[str]:
+    return next(c.keywords for c in report.criteria if c.id == criterion_id)
+
+
+def test_each_criterion_quotes_its_own_words_and_says_why() -> None:
+    turns = interview(STRONG)
+    report = heuristic_report(ALEX, turns)
+    assert_quotes_verbatim(report, turns)
+    by_id = {c.id: c for c in report.criteria}
+    for cid, c in by_id.items():
+        assert c.evidence, cid
+        for e in c.evidence:
+            hit, _ = mentions_found(e.quote, words_of(report, cid))
+            assert hit, (cid, e.quote)  # every quote uses the criterion's own words
+    quotes = {cid: {e.quote for e in c.evidence} for cid, c in by_id.items()}
+    assert quotes["technical"] != quotes["communication"] != quotes["ownership"]
+    assert quotes["technical"].isdisjoint(quotes["ownership"])
+    assert any("I decided" in q or "I owned" in q for q in quotes["ownership"])
+    assert len({c.rationale for c in by_id.values()}) == 3
+    assert "postgres" in by_id["technical"].rationale
+    assert "I decided" in by_id["ownership"].rationale
+    # One quote per question before a second one from the same answer: the technical words
+    # are in two answers, so two of its three quotes come from different ones.
+    assert {e.question_id for e in by_id["technical"].evidence} == {"debugging", "databases"}
+
+
+def test_strong_interview_is_strong_yes() -> None:
+    report = heuristic_report(ALEX, interview(STRONG))
+    assert [c.score for c in report.criteria] == [5, 5, 5]
+    assert report.overall.score == 5.0
+    assert report.overall.points_found == report.overall.points_expected == 12
+    assert report.overall.recommendation == "strong_yes"
+    assert "12 of 12 expected points (100%)" in report.overall.summary
+    assert report.overall.basis.startswith("Strong yes:")
+
+
+def test_weak_interview_is_no_and_says_nothing_matched() -> None:
+    report = heuristic_report(ALEX, interview(WEAK))
+    assert all(q.status == "answered" for q in report.questions)
+    assert report.overall.points_found == 0
+    assert report.overall.recommendation == "no"
+    technical = report.criteria[0]
+    assert technical.evidence == [] and technical.keywords_heard == []
+    assert "none of its words" in technical.rationale and "no quote" in technical.rationale
+    assert technical.score is not None and technical.score <= 2
+    page = render_report_html(report, ALEX)
+    assert "No candidate sentence matched this criterion" in page
+
+
+def test_good_coverage_in_short_answers_is_yes_not_lean_no() -> None:
+    """The offline demo's shape: short answers that cover most expected points."""
+    short = {
+        "debugging": "We had a leak. I read the logs and the metrics, found the root cause, "
+        "and shipped a fix.",
+        "databases": "I would run explain to read the query plan, then add an index and cache "
+        "hot results.",
+        "team": "I decided to move billing first, and the outcome was fewer incidents.",
+    }
+    report = heuristic_report(ALEX, interview(short))
+    found, expected = report.overall.points_found, report.overall.points_expected
+    assert (found, expected) == (9, 12)  # reproduce, trade-off, data missing
+    assert report.overall.recommendation in ("yes", "strong_yes")
+    assert f"{found} of {expected} expected points" in report.overall.basis
+
+
+def test_half_the_questions_unanswered_is_insufficient_data() -> None:
+    report = heuristic_report(ALEX, interview({"debugging": STRONG["debugging"]}))
+    assert report.overall.recommendation == "insufficient_data"
+    assert report.overall.basis.startswith("Insufficient data: 1 of 3")
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_recommendation_never_better_than_the_coverage_shown(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    pool = {q: [STRONG[q], WEAK[q], *STRONG[q].split(". ")[:2]] for q in STRONG}
+    answers = {q: rng.choice(options) for q, options in pool.items() if rng.random() < 0.9}
+    report = heuristic_report(ALEX, interview(answers))
+    o = report.overall
+    order = ["no", "lean_no", "yes", "strong_yes"]
+    if o.recommendation == "insufficient_data":
+        return
+    assert o.points_expected
+    share = (o.points_found or 0) / o.points_expected
+    bands = [(0.8, "strong_yes"), (0.6, "yes"), (0.4, "lean_no"), (0.0, "no")]
+    ceiling = next(rec for floor, rec in bands if share >= floor)
+    assert order.index(o.recommendation) <= order.index(ceiling), (o, share)
+
+
+def test_recommend_rule_table() -> None:
+    assert recommend(4.5, 3, 3, 12, 12)[0] == "strong_yes"
+    assert recommend(4.5, 3, 3, 9, 12)[0] == "yes"  # 75 % coverage caps it
+    assert recommend(3.0, 3, 3, 12, 12)[0] == "lean_no"  # the score caps it
+    assert recommend(2.0, 3, 3, 12, 12)[0] == "no"
+    assert recommend(4.5, 1, 3, 4, 4)[0] == "insufficient_data"
+    assert recommend(3.5, 2, 2, 0, 0) == ("yes", "Yes: score 3.5 says yes; the lower counts.")
+
+
+def test_quote_time_is_where_it_is_heard_in_the_turn() -> None:
+    turns = interview(STRONG)
+    report = heuristic_report(ALEX, turns)
+    for c in report.criteria:
+        for e in c.evidence:
+            turn = turns[e.turn]
+            assert turn.start <= e.at_s <= turn.end
+            if turn.text.find(e.quote) > 0:
+                assert e.at_s > turn.start
+
+
+def test_persona_without_keywords_uses_its_description() -> None:
+    report = heuristic_report(PERSONA, transcript(FEEDBACK_ANSWER, ask_tools=True))
+    craft, collaboration = report.criteria
+    assert "process" in craft.keywords and "users" in craft.keywords
+    assert "disagreement" in collaboration.keywords
+    assert {e.quote for e in craft.evidence} != {e.quote for e in collaboration.evidence}
+
+
 # --- LLM ----------------------------------------------------------------------------------------
 
 
@@ -254,6 +448,8 @@ async def test_llm_valid_first_time() -> None:
     assert [c.score for c in report.criteria] == [4, 3]
     assert report.overall.score == pytest.approx((4 * 60 + 3 * 40) / 100)
     assert report.overall.recommendation == "yes"
+    assert report.overall.basis.startswith("The model recommends yes.")
+    assert (report.overall.points_found, report.overall.points_expected) == (7, 8)
     craft = report.criteria[0]
     assert craft.evidence[0].quote == "I talk to users to understand the real problem"
     assert report.questions[0].summary == "Research first, then prototypes."

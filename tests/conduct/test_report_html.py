@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from interview_pipeline.conduct.evaluation import heuristic_report
+from interview_pipeline.conduct.evaluation import RECOMMENDATION_RULE, heuristic_report
 from interview_pipeline.conduct.report_html import render_report_html
 
 from .test_evaluation import FEEDBACK_ANSWER, PERSONA, transcript
@@ -88,3 +88,12 @@ def test_llm_report_and_partial_banner() -> None:
     assert "Scored by a language model (judge-1)" in text
     assert "this report is partial" in text
     assert "Asked, cut off" in text
+
+
+def test_page_states_the_recommendation_rule_and_its_figures() -> None:
+    report = heuristic_report(PERSONA, transcript(FEEDBACK_ANSWER, ask_tools=True))
+    text = " ".join(parse(render_report_html(report, PERSONA)).text)
+    assert RECOMMENDATION_RULE in text
+    assert report.overall.basis and report.overall.basis in text
+    assert "expected points (89%)" in text
+    assert "Looked for:" in text  # the criterion's words, heard ones marked

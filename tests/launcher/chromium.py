@@ -157,6 +157,10 @@ class Chromium:
             await self.press("Tab")
         raise AssertionError(f"Tab never reached #{element_id}")
 
+    async def navigate(self, url: str) -> None:
+        """Load ``url`` in the open page (poll the page's state afterwards)."""
+        await self.send("Page.navigate", {"url": url})
+
     async def viewport(self, width: int, height: int, *, mobile: bool = False) -> None:
         await self.send(
             "Emulation.setDeviceMetricsOverride",

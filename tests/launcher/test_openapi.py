@@ -24,8 +24,8 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning"),
 ]
 
-#: Routes outside the document on purpose: the candidate's HTML page and static files.
-NOT_IN_SCHEMA = {"/join/{session_id}", "/static"}
+#: Routes outside the document on purpose: the candidate's and recruiter's HTML pages, static files.
+NOT_IN_SCHEMA = {"/join/{session_id}", "/static", "/sessions/{session_id}/review", "/review"}
 
 
 def documented(app: FastAPI) -> dict[tuple[str, str], set[int]]:
@@ -97,6 +97,29 @@ async def test_observed_statuses_are_documented(
         recordings.mkdir(parents=True, exist_ok=True)
         (recordings / f"{sid}.wav").write_bytes(b"RIFF")
         await expect(200, "GET", f"/sessions/{sid}/recording")
+        await expect(206, "GET", f"/sessions/{sid}/recording", headers={"Range": "bytes=0-1"})
+        await expect(416, "GET", f"/sessions/{sid}/recording", headers={"Range": "bytes=9-20"})
+
+        # The recruiter's review: links, their cookie, the pages' data.
+        await expect(200, "GET", f"/sessions/{sid}/review-link")
+        await expect(401, "GET", f"/sessions/{sid}/review-link", headers=no_key)
+        await expect(404, "GET", "/sessions/nope/review-link")
+        await expect(422, "GET", f"/sessions/{sid}/review-link", params={"ttl_s": 1})
+        listing = (await expect(200, "GET", "/review-link")).json()
+        await expect(401, "GET", "/review-link", headers=no_key)
+        await expect(422, "GET", "/review-link", params={"ttl_s": "soon"})
+        await expect(200, "GET", f"/sessions/{sid}/review/data")
+        await expect(401, "GET", f"/sessions/{sid}/review/data", headers=no_key)
+        await expect(404, "GET", "/sessions/nope/review/data")
+        await expect(422, "GET", f"/sessions/{long_id}/review/data")
+        await expect(200, "GET", "/review/sessions")
+        await expect(401, "GET", "/review/sessions", headers=no_key)
+        await expect(422, "GET", "/review/sessions", params={"cursor": "not-one"})
+        await expect(422, "GET", "/sessions", params={"cursor": "not-one"})
+        await expect(401, "POST", "/review/session", headers=no_key)
+        review = {"Authorization": "Bearer " + listing["url"].split("#token=", 1)[1]}
+        await expect(200, "POST", "/review/session", headers=review)
+        client.cookies.clear()  # the cookie it set would open what the checks above refuse
 
         for route in ("session", "transcript"):
             await expect(200, "GET", f"/join/{sid}/{route}", headers=token)

@@ -16,21 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from interview_pipeline.conduct.evaluation import (
+from interview_pipeline.conduct.answers import Answers, base_notes, question_reports, words
+from interview_pipeline.conduct.evaluation import _fallback, _weighted, overall
+from interview_pipeline.conduct.report_model import (
     MAX_QUOTES,
     CriterionScore,
     Evidence,
-    Overall,
     Recommendation,
     Report,
     Score,
-    _Answers,
-    _base_notes,
-    _fallback,
-    _question_reports,
-    _recommend,
-    _weighted,
-    _words,
 )
 from interview_pipeline.personas.schema import Persona
 from interview_pipeline.transcript import Turn
@@ -101,7 +95,7 @@ _SYSTEM = (
 )
 
 
-def _prompt(persona: Persona, answers: _Answers) -> str:
+def _prompt(persona: Persona, answers: Answers) -> str:
     lines = [f"Role: {persona.company.role_title} at {persona.company.name}.", "", "Rubric:"]
     lines += [f"- {c.id} ({c.name}, weight {c.weight:g}): {c.description}" for c in persona.rubric]
     lines += ["", "Questions:"]
@@ -151,7 +145,7 @@ def _locate(text: str, quote: str) -> str | None:
     spacing aside), or ``None``."""
     # Models wrap quotes in quote marks or ellipses; those are not part of the evidence.
     needle, _ = _normalise(quote.strip("\"'\u201c\u201d\u2018\u2019.\u2026 \t\n"))
-    if not _words(needle):
+    if not words(needle):
         return None
     hay, origin = _normalise(text)
     pos = hay.find(needle)
@@ -160,7 +154,7 @@ def _locate(text: str, quote: str) -> str | None:
     return text[origin[pos] : origin[pos + len(needle) - 1] + 1]
 
 
-def _verify(answers: _Answers, item: _LLMEvidence) -> Evidence | None:
+def _verify(answers: Answers, item: _LLMEvidence) -> Evidence | None:
     order = [item.turn] if item.turn in answers.candidate else []
     for index in order + [i for i in answers.candidate if i != item.turn]:
         span = _locate(answers.turns[index].text, item.quote)
@@ -170,7 +164,7 @@ def _verify(answers: _Answers, item: _LLMEvidence) -> Evidence | None:
 
 
 def _assemble(
-    persona: Persona, answers: _Answers, got: _LLMAssessment, model: str, partial: bool
+    persona: Persona, answers: Answers, got: _LLMAssessment, model: str, partial: bool
 ) -> Report:
     by_id = {c.id: c for c in reversed(got.criteria)}  # first one wins on duplicates
     criteria, dropped = [], 0
@@ -189,15 +183,20 @@ def _assemble(
             )
         )
     summaries = {q.id: q.summary.strip() for q in reversed(got.questions)}
-    questions = _question_reports(persona, answers)
+    questions = question_reports(persona, answers)
     for q in questions:
         if q.status == "answered" and summaries.get(q.id):
             q.summary = summaries[q.id]
-    answered = sum(q.status == "answered" for q in questions)
     score = _weighted(criteria)
-    recommendation = got.overall.recommendation
-    if _recommend(score, answered, len(questions)) == "insufficient_data":
-        recommendation = "insufficient_data"
+    # The facts and the rule's verdict are computed; the model's recommendation stands
+    # unless too little was answered, and the basis says where the two differ.
+    computed = overall(persona, answers, questions, score)
+    recommendation: Recommendation = got.overall.recommendation
+    basis = f"The model recommends {recommendation.replace('_', ' ')}."
+    if computed.recommendation == "insufficient_data":
+        recommendation, basis = "insufficient_data", computed.basis
+    elif computed.recommendation != recommendation:
+        basis += f" The coverage rule alone would say: {computed.basis}"
     notes = [f"Scored by {model}; quotes were checked against the transcript."]
     if dropped:
         notes.append(
@@ -209,8 +208,14 @@ def _assemble(
         generated_at=datetime.now(UTC),
         criteria=criteria,
         questions=questions,
-        overall=Overall(score=score, recommendation=recommendation, summary=got.overall.summary),
-        notes=notes + _base_notes(persona, answers, partial),
+        overall=computed.model_copy(
+            update={
+                "recommendation": recommendation,
+                "summary": got.overall.summary,
+                "basis": basis,
+            }
+        ),
+        notes=notes + base_notes(persona, partial),
         partial=partial,
     )
 
@@ -228,7 +233,7 @@ async def llm_report(
     """See ``evaluation.llm_report``."""
     import openai
 
-    answers = _Answers(persona, turns, partial)
+    answers = Answers(persona, turns, partial)
     if not any(answers.status(q.id) == "answered" for q in persona.questions):
         return _fallback(persona, turns, partial, "No answers to judge; the model was not asked.")
     messages: list[ChatCompletionMessageParam] = [

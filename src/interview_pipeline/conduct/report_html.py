@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 
-from interview_pipeline.conduct.evaluation import CriterionScore, Evidence, QuestionReport, Report
+from interview_pipeline.conduct.evaluation import RECOMMENDATION_RULE
+from interview_pipeline.conduct.report_model import (
+    CriterionScore,
+    Evidence,
+    QuestionReport,
+    Report,
+)
 from interview_pipeline.personas.schema import Persona
 
 _RECOMMENDATION = {
@@ -106,13 +112,26 @@ def _criterion(c: CriterionScore, total_weight: float) -> str:
         dots = "●" * c.score + "○" * (5 - c.score)
         score = f'<span class="dots" title="{c.score} of 5">{dots}</span> {c.score}/5'
     share = f"{100 * c.weight / total_weight:.0f}% of the score" if total_weight else ""
-    quotes = "".join(_evidence(e) for e in c.evidence) or (
-        '<p class="muted">No quoted evidence.</p>'
-    )
+    if c.evidence:
+        quotes = "".join(_evidence(e) for e in c.evidence)
+    elif c.keywords:
+        quotes = (
+            '<p class="muted">No candidate sentence matched this criterion\'s words: '
+            f"{_e(', '.join(c.keywords))}.</p>"
+        )
+    else:
+        quotes = '<p class="muted">No quoted evidence.</p>'
+    words = ""
+    if c.keywords and c.evidence:
+        chips = "".join(
+            f'<span class="chip{" found" if k in c.keywords_heard else " missing"}">{_e(k)}</span>'
+            for k in c.keywords
+        )
+        words = f'<div class="muted">Looked for: {chips}</div>'
     return (
         f'<section class="card"><div class="head"><h3>{_e(c.name)}</h3><div>{score}</div></div>'
         f'<div class="meta">{_e(c.id)} · {_e(share)}</div>'
-        f"<p>{_e(c.rationale)}</p>{quotes}</section>"
+        f"<p>{_e(c.rationale)}</p>{quotes}{words}</section>"
     )
 
 
@@ -129,9 +148,15 @@ def _question(n: int, q: QuestionReport) -> str:
     )
 
 
-def render_report_html(report: Report, persona: Persona, consent: ConsentNote | None = None) -> str:
-    """A readable page for one report; ``persona`` supplies the role and company names, and
-    ``consent`` (when given) says what the candidate agreed to before the interview."""
+def render_report_html(
+    report: Report,
+    persona: Persona,
+    consent: ConsentNote | None = None,
+    timeline_svg: str = "",
+) -> str:
+    """A readable page for one report; ``persona`` supplies the role and company names,
+    ``consent`` (when given) says what the candidate agreed to before the interview, and
+    ``timeline_svg`` (from ``conduct.timeline_svg``, already escaped) is shown when given."""
     rec_label, rec_colour = _RECOMMENDATION.get(
         report.overall.recommendation, (report.overall.recommendation, "#6e7781")
     )
@@ -155,6 +180,15 @@ def render_report_html(report: Report, persona: Persona, consent: ConsentNote | 
     questions = "".join(_question(i, q) for i, q in enumerate(report.questions, 1))
     notes = "".join(f"<li>{_e(n)}</li>" for n in report.notes)
     title = f"Interview report: {persona.company.role_title} at {persona.company.name}"
+    rule = (
+        RECOMMENDATION_RULE
+        if heuristic
+        else (
+            "the model's recommendation, except that fewer than half the questions answered is "
+            "always insufficient data; the basis says where the coverage rule differs."
+        )
+    )
+    timeline = f"<h2>Timeline</h2>\n{timeline_svg}" if timeline_svg else ""
     when = report.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip()
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -169,8 +203,11 @@ def render_report_html(report: Report, persona: Persona, consent: ConsentNote | 
 <section class="card overall">
 <span class="rec" style="background:{rec_colour}">{_e(rec_label)}</span>
 <span><span class="big">{_e(score)}</span><span class="muted"> / 5</span></span>
-<p style="flex:1 1 300px;margin:0">{_e(report.overall.summary)}</p>
+<div style="flex:1 1 300px"><p style="margin:0">{_e(report.overall.summary)}</p>
+<p class="muted" style="margin:4px 0 0">{_e(report.overall.basis)}</p></div>
 </section>
+<p class="muted">How the recommendation is made: {_e(rule)}</p>
+{timeline}
 <h2>Rubric</h2>
 {criteria or '<p class="muted">The persona has no rubric.</p>'}
 <h2>Questions</h2>

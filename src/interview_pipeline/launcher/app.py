@@ -42,8 +42,10 @@ from interview_pipeline.launcher.models import (
     problems,
 )
 from interview_pipeline.launcher.page import STATIC_DIR, page_router
+from interview_pipeline.launcher.paging import page
 from interview_pipeline.launcher.pool import WorkerPool
 from interview_pipeline.launcher.reports import ReportService, results_router
+from interview_pipeline.launcher.review import ReviewAccess, review_router
 from interview_pipeline.launcher.sessions import Rejected, SessionManager
 from interview_pipeline.launcher.store import SessionRecord, SessionStore, open_store
 from interview_pipeline.launcher.views import session_out
@@ -275,10 +277,22 @@ def create_app(
         "/sessions", response_model=SessionList, dependencies=authed, responses=problems(_AUTHED)
     )
     async def list_sessions(
-        status: SessionStatus | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+        status: SessionStatus | None = None,
+        persona: Annotated[str | None, Query(max_length=64)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Annotated[
+            str | None,
+            Query(max_length=512, description="`next_cursor` of the page before"),
+        ] = None,
     ) -> SessionList:
-        records = launcher.store.list_sessions(status=status, limit=limit)
-        return SessionList(sessions=[launcher.session_out(r) for r in records])
+        """Newest first, `limit` at a time; `next_cursor` fetches the next page (keyset, so
+        every page is as fast as the first), `null` on the last."""
+        records, next_cursor = page(
+            launcher.store, limit=limit, cursor=cursor, status=status, persona=persona or None
+        )
+        return SessionList(
+            sessions=[launcher.session_out(r) for r in records], next_cursor=next_cursor
+        )
 
     @app.get(
         "/sessions/{session_id}",
@@ -347,7 +361,9 @@ def create_app(
             launcher.metrics.render(launcher.store), media_type=launcher.metrics.content_type
         )
 
-    app.include_router(results_router(launcher, require_key))
+    access = ReviewAccess(launcher)
+    app.include_router(results_router(launcher, require_key, access.require_session_reader))
+    app.include_router(review_router(launcher, access, require_key))
     app.include_router(page_router(launcher))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

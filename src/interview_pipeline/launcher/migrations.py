@@ -141,6 +141,17 @@ CREATE TABLE IF NOT EXISTS workers (
 """
         ),
     ),
+    Step(
+        5,
+        "keyset pagination of the session list, newest first, optionally by status or persona",
+        _both(
+            """
+CREATE INDEX sessions_page ON sessions(created_at, id);
+CREATE INDEX sessions_status_page ON sessions(status, created_at, id);
+CREATE INDEX sessions_persona_page ON sessions(persona, created_at, id)
+"""
+        ),
+    ),
 )
 
 LATEST = STEPS[-1].version

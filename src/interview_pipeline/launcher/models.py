@@ -230,6 +230,8 @@ class SessionOut(BaseModel):
 
 class SessionList(BaseModel):
     sessions: list[SessionOut]
+    #: Pass as ``cursor`` for the next page; ``None`` on the last page.
+    next_cursor: str | None = None
 
 
 class Problem(BaseModel):

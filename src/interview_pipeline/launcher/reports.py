@@ -31,6 +31,7 @@ from interview_pipeline.launcher.models import (
     SessionStatus,
     problems,
 )
+from interview_pipeline.launcher.review_data import read_recording, recording_path, timeline_svg
 from interview_pipeline.launcher.sessions import Rejected
 from interview_pipeline.launcher.store import SessionRecord, SessionStore, StoredTurn
 from interview_pipeline.personas import PersonaLibrary
@@ -135,13 +136,17 @@ class ReportService:
 
 
 def results_router(
-    launcher: Launcher, require_key: Callable[..., Coroutine[Any, Any, None]]
+    launcher: Launcher,
+    require_key: Callable[..., Coroutine[Any, Any, None]],
+    require_reader: Callable[..., Coroutine[Any, Any, None]],
 ) -> APIRouter:
-    """``/sessions/{id}/transcript|recording|report``: same API-key auth as the other routes."""
+    """``/sessions/{id}/transcript|recording|report``: same API-key auth as the other routes;
+    the recording and the report also take a review token or cookie (``require_reader``), so
+    the review page can play the one and link to the other."""
+    keyed = [Depends(require_key)]
     router = APIRouter(
         prefix="/sessions",
         tags=["results"],
-        dependencies=[Depends(require_key)],
         responses=problems(
             {
                 401: UNAUTHORISED,
@@ -157,7 +162,7 @@ def results_router(
             raise Rejected(404, f"no session {session_id!r}", field="session_id")
         return record
 
-    @router.get("/{session_id}/transcript", response_model=None)
+    @router.get("/{session_id}/transcript", response_model=None, dependencies=keyed)
     async def transcript(
         session_id: SessionId, format: Literal["json", "txt"] = "json"
     ) -> dict[str, Any] | PlainTextResponse:
@@ -185,12 +190,26 @@ def results_router(
     @router.get(
         "/{session_id}/recording",
         response_class=FileResponse,
-        responses={200: {"content": {"audio/wav": {}}}},
+        dependencies=[Depends(require_reader)],
+        responses={
+            200: {"content": {"audio/wav": {}}},
+            206: {
+                "description": "the byte range asked for with `Range` (seeking in a player)",
+                "content": {"audio/wav": {}},
+            },
+            **problems(
+                {
+                    401: "missing or invalid API key, review token or review cookie",
+                    416: "`Range` outside the file",
+                }
+            ),
+        },
     )
     async def recording(session_id: SessionId) -> FileResponse:
-        """Both sides as one WAV; streamed from disk, never read whole into memory."""
+        """Both sides as one WAV; streamed from disk, never read whole into memory. Answers
+        `Range` requests (206), so a player seeks in a long interview without loading it."""
         record = find(session_id)
-        path = launcher.settings.data_dir / "recordings" / f"{session_id}.wav"
+        path = recording_path(launcher, session_id)
         if not path.is_file():
             why = "no recording yet" if not record.status.terminal else "no recording was made"
             raise Rejected(404, f"{why} for session {session_id!r}", field="session_id")
@@ -199,6 +218,7 @@ def results_router(
     @router.get(
         "/{session_id}/report",
         response_model=None,
+        dependencies=[Depends(require_reader)],
         responses={
             202: {"description": "the session is live or its report is being made"},
             **problems({409: "`format=html` asked, but the persona no longer loads"}),
@@ -235,7 +255,11 @@ def results_router(
                     field="format",
                 ) from None
             note = ConsentNote(**data["consent"]) if data["consent"] else ConsentNote()
-            page = render_report_html(Report.model_validate(data["report"]), persona, note)
+            stored = launcher.store.turns(session_id)
+            recorded = read_recording(recording_path(launcher, session_id)).duration_s
+            svg = timeline_svg(persona, stored, recorded)
+            report = Report.model_validate(data["report"])
+            page = render_report_html(report, persona, note, timeline_svg=svg)
             return HTMLResponse(page)
         return JSONResponse(data)
 

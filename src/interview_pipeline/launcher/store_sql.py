@@ -319,6 +319,35 @@ class SqlSessionStore:
         rows = self._rows("SELECT * FROM consents WHERE session_id = ?", (session_id,))
         return read_consent(rows[0]) if rows else None
 
+    # --- review pages: keyset pagination --------------------------------------------------
+    def list_page(
+        self,
+        *,
+        status: SessionStatus | None = None,
+        persona: str | None = None,
+        before: tuple[float | str, str] | None = None,
+        limit: int = 100,
+    ) -> list[SessionRecord]:
+        """Newest first by (created_at, id); ``before``: the key of the last row of the previous
+        page. An index per filter (migration step 4) keeps every page as fast as the first."""
+        where: list[str] = []
+        args: list[Any] = []
+        if status is not None:
+            where.append("status = ?")
+            args.append(str(status))
+        if persona is not None:
+            where.append("persona = ?")
+            args.append(persona)
+        if before is not None:
+            where.append("(created_at, id) < (?, ?)")
+            args.extend(before)
+        query = "SELECT * FROM sessions"
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        query += " ORDER BY created_at DESC, id DESC LIMIT ?"
+        args.append(limit)
+        return [read_record(r) for r in self._rows(query, args)]
+
     def webhook_counts(self) -> dict[str, int]:
         """Events in the whole store: delivered, pending, failing (pending, tried), dead."""
         return self._webhook_counts("", ())

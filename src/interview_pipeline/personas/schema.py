@@ -111,6 +111,10 @@ class Criterion(Strict):
     name: str = Field(min_length=1)
     weight: float = Field(gt=0, le=100)
     description: str = Field(min_length=1)
+    #: Words or phrases that show this criterion in an answer (stemmed match, like
+    #: ``good_answer_mentions``): the offline scorer quotes the sentences that use them.
+    #: Empty: the words of ``name`` and ``description`` are used instead.
+    keywords: list[str] = Field(default_factory=list, max_length=50)
 
 
 class TurnTaking(Strict):
