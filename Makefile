@@ -1,7 +1,9 @@
 # The two commands in the README:
 #   make demo   installs everything and runs an offline simulated interview
 #   make test   installs what is missing, then lint, type check and the whole test suite
-.PHONY: setup demo test lint typecheck pytest bench
+#   make image  builds the production image with podman and runs it in a chroot (README:
+#               Building the production image; root, 10-15 minutes, not part of make test)
+.PHONY: setup demo test lint typecheck pytest bench image
 
 PY := .venv/bin/python
 OUT ?= out/demo
@@ -27,3 +29,6 @@ test: setup lint typecheck pytest
 
 bench: setup
 	$(PY) bench/latency.py
+
+image:
+	bash scripts/build_image.sh

@@ -10,7 +10,8 @@ PY="${PYTHON:-python3}"
 
 need=()
 # postgresql: the tests start a real Postgres of their own (tests/launcher/pg.py).
-for pkg in ffmpeg sox espeak-ng flite festival festvox-kdlpc16k chromium chromium-driver postgresql; do
+# redis-server: the multi-node LiveKit test runs two livekit-server nodes on a private one.
+for pkg in ffmpeg sox espeak-ng flite festival festvox-kdlpc16k chromium chromium-driver postgresql redis-server; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

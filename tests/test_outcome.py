@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from interview_pipeline.launcher.models import SessionStatus
-from interview_pipeline.launcher.sessions import _final_status
+from interview_pipeline.launcher.session_state import final_status
 from interview_pipeline.outcome import Outcome, OutcomeReport
 
 
@@ -35,4 +35,4 @@ def test_report_is_the_outcome_string_with_why() -> None:
 )
 def test_final_status_of_each_outcome(value: Any, joined: bool, status: SessionStatus) -> None:
     live: Any = SimpleNamespace(candidate_joined=joined)
-    assert _final_status(value, live) is status
+    assert final_status(value, live) is status

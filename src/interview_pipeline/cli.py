@@ -17,6 +17,7 @@ from loguru import logger
 from interview_pipeline.audio import AudioInputError
 from interview_pipeline.compat import dispose_livekit_runtime
 from interview_pipeline.config import ConfigError, Settings
+from interview_pipeline.launcher.worker import DEFAULT_BOT
 from interview_pipeline.personas import PersonaError, PersonaLibrary
 
 EXIT_USAGE = 2
@@ -115,6 +116,27 @@ def _cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """This machine's bot pool as a LiveKit agent worker, until SIGTERM (then it drains)."""
+    from interview_pipeline.launcher.agent_worker import run_worker_host
+    from interview_pipeline.launcher.livekit import LiveKitUnavailable
+
+    try:
+        settings.check_providers()
+        code = asyncio.run(
+            run_worker_host(
+                settings,
+                bot=args.bot,
+                name=args.name,
+                log_dir=Path(args.log_dir) if args.log_dir else None,
+            )
+        )
+    except (ConfigError, LiveKitUnavailable) as exc:
+        return _fail(str(exc))
+    _dispose_livekit()
+    return code
+
+
 def _dispose_livekit() -> None:
     """Stop LiveKit's native runtime before exit; left running it can abort the interpreter."""
     try:
@@ -168,6 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
     bot.add_argument("--persona", required=True)
     bot.add_argument("--candidate", default="there", help="candidate's name for the greeting")
     bot.set_defaults(func=_cmd_bot)
+
+    worker = sub.add_parser(
+        "worker", help="run this machine's bot pool as a LiveKit agent worker (dispatch mode)"
+    )
+    worker.add_argument("--name", default=None, help="host name in heartbeats (default: hostname)")
+    worker.add_argument("--bot", default=DEFAULT_BOT, help="bot module or .py file (tests)")
+    worker.add_argument("--log-dir", default=None, help="folder for bot process logs")
+    worker.set_defaults(func=_cmd_worker)
 
     personas = sub.add_parser("personas", help="persona files")
     psub = personas.add_subparsers(dest="personas_command", required=True)

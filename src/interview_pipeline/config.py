@@ -162,6 +162,16 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(20, ge=1)
     webhook_timeout_s: float = Field(10.0, gt=0)
 
+    # --- several machines -----------------------------------------------------------------------
+    #: ``local``: the launcher runs its own pool of bots (one machine, the default). ``agents``:
+    #: ``POST /sessions`` creates an explicit LiveKit agent dispatch instead, run by
+    #: ``interview-pipeline worker`` hosts (any number) that share the session store.
+    dispatch: Literal["local", "agents"] = "local"
+    #: The name worker hosts register under and launchers dispatch to.
+    agent_name: str = Field("interviewer", min_length=1, max_length=64)
+    #: A worker host silent for this long is taken for dead and its live sessions fail.
+    worker_lease_s: float = Field(10.0, gt=0)
+
     # --- content and data ----------------------------------------------------------------
     personas_dir: Path = REPO_ROOT / "personas"
     data_dir: Path = REPO_ROOT / "var"

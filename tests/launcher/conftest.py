@@ -135,6 +135,16 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``: children, their children, and so on."""
+    found, todo = [], [pid]
+    while todo:
+        kids = children_of(todo.pop())
+        found += kids
+        todo += kids
+    return found
+
+
 def body(name: str = "Sam", persona: str = "maya", **extra: Any) -> dict[str, Any]:
     return {"persona": persona, "candidate": {"name": name}, **extra}
 

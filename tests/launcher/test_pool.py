@@ -12,18 +12,13 @@ import pytest
 
 from interview_pipeline.launcher.pool import WorkerPool
 
-from .conftest import FAKEBOT, await_gone, children_of, make_settings
+from .conftest import FAKEBOT, await_gone, descendants, make_settings
 
 MODES = ["fork", "spawn"]
 
 
-def descendants() -> list[int]:
-    found, todo = [], [os.getpid()]
-    while todo:
-        kids = children_of(todo.pop())
-        found += kids
-        todo += kids
-    return [p for p in found if _is_ours(p)]
+def ours() -> list[int]:
+    return [p for p in descendants(os.getpid()) if _is_ours(p)]
 
 
 def _is_ours(pid: int) -> bool:
@@ -57,7 +52,7 @@ async def test_spawn_mode_takes_warm_then_spawns_cold(tmp_path: Path) -> None:
     assert not warm and second is not first
     await pool.close()
     assert await await_gone([first.pid, second.pid]) == []
-    assert await await_gone(descendants()) == []
+    assert await await_gone(ours()) == []
 
 
 async def test_fork_mode_forks_from_the_template(tmp_path: Path) -> None:
@@ -76,7 +71,7 @@ async def test_fork_mode_forks_from_the_template(tmp_path: Path) -> None:
     assert (second.warm_s or 0) < 1.0  # only the bot's prewarm remains after a fork
     await pool.close()
     assert await await_gone([first.pid, second.pid, template or 0]) == []
-    assert await await_gone(descendants()) == []
+    assert await await_gone(ours()) == []
 
 
 async def test_forked_worker_crash_reports_the_signal(tmp_path: Path) -> None:
@@ -97,7 +92,7 @@ async def test_close_while_replenishing_leaves_nothing(tmp_path: Path, mode: str
     await asyncio.sleep(0.05)  # mid-spawn (or the template mid-warm-up)
     await pool.close()
     await asyncio.sleep(0.2)
-    assert await await_gone(descendants()) == []
+    assert await await_gone(ours()) == []
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -143,7 +138,7 @@ async def test_template_that_started_a_thread_refuses_and_the_pool_spawns(
     assert not worker.forked  # spawned instead, and it works
     assert worker.warm_s is not None
     await pool.close()
-    assert await await_gone(descendants()) == []
+    assert await await_gone(ours()) == []
 
 
 async def test_template_that_fails_to_warm_falls_back_to_spawning(tmp_path: Path) -> None:
@@ -158,4 +153,4 @@ async def test_template_that_fails_to_warm_falls_back_to_spawning(tmp_path: Path
     assert pool.template.problem == "template failed to warm up: OSError: disk"
     assert not pool.idle[0].forked
     await pool.close()
-    assert await await_gone(descendants()) == []
+    assert await await_gone(ours()) == []

@@ -20,7 +20,15 @@ from interview_pipeline.launcher.livekit import LiveKitRooms, LocalLiveKitServer
 from tests.real_parts import livekit_server_binary
 
 from .candidate import SimulatedCandidate
-from .conftest import API_KEY, AUTH, FAKEBOT, alive, body, children_of, wait_gone
+from .conftest import (
+    API_KEY,
+    AUTH,
+    FAKEBOT,
+    alive,
+    body,
+    descendants,
+    wait_gone,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
@@ -63,12 +71,7 @@ class Launcher:
         raise AssertionError("launcher never ready:\n" + self.log.read_text()[-3000:])
 
     def descendants(self) -> list[int]:
-        found, todo = [], [self.proc.pid]
-        while todo:
-            kids = children_of(todo.pop())
-            found += kids
-            todo += kids
-        return found
+        return descendants(self.proc.pid)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from interview_pipeline.config import Settings
 from interview_pipeline.launcher.auth import ApiKeys
+from interview_pipeline.launcher.dispatch import DispatchSessionManager, no_pool
 from interview_pipeline.launcher.lease import Lease
 from interview_pipeline.launcher.limits import BodyLimit
 from interview_pipeline.launcher.livekit import LiveKitCredentials, LiveKitUnavailable
@@ -48,7 +49,13 @@ from interview_pipeline.launcher.review import ReviewAccess, review_router
 from interview_pipeline.launcher.sessions import Rejected, SessionManager
 from interview_pipeline.launcher.store import SessionRecord, SessionStore, open_store
 from interview_pipeline.launcher.views import session_out
-from interview_pipeline.launcher.webhooks import WebhookConfig, WebhookDispatcher
+from interview_pipeline.launcher.webhooks import (
+    WebhookConfig,
+    WebhookDispatcher,
+    public_base_url,
+    queue_report_ready,
+    queue_transcript_ready,
+)
 from interview_pipeline.launcher.worker import DEFAULT_BOT
 
 _bearer = HTTPBearer(auto_error=False, description="One of the keys in INTERVIEW_API_KEYS")
@@ -72,15 +79,24 @@ class Launcher:
         self.keys = ApiKeys(settings.api_keys)
         self.metrics = LauncherMetrics()
         self.store: SessionStore = open_store(settings)
-        self.pool = WorkerPool(
-            settings,
-            size=settings.pool_size,
-            bot=bot,
-            env=worker_env,
-            log_dir=log_dir,
-            on_change=self._pool_changed,
-        )
-        self.sessions = SessionManager(settings, self.creds, self.store, self.pool, self.metrics)
+        self.sessions: SessionManager
+        if settings.dispatch == "agents":  # bots on `interview-pipeline worker` hosts
+            self.pool = no_pool(settings)
+            self.sessions = DispatchSessionManager(
+                settings, self.creds, self.store, self.pool, self.metrics
+            )
+        else:
+            self.pool = WorkerPool(
+                settings,
+                size=settings.pool_size,
+                bot=bot,
+                env=worker_env,
+                log_dir=log_dir,
+                on_change=self._pool_changed,
+            )
+            self.sessions = SessionManager(
+                settings, self.creds, self.store, self.pool, self.metrics
+            )
         self.lease = Lease(settings, self.store, self.sessions)
         self.webhook_config = WebhookConfig(settings)
         self.webhooks = WebhookDispatcher(settings, self.store, self.metrics, self.webhook_config)
@@ -92,13 +108,11 @@ class Launcher:
         """Final status written: the transcript is complete, and its report can be made (the
         report task runs later, so its event still comes after this one)."""
         self.reports.schedule(session_id)
-        turns = len(self.store.turns(session_id))
-        if self.store.add_event(session_id, "session.transcript_ready", {"turns": turns}):
+        if queue_transcript_ready(self.store, session_id):
             self.webhooks.notify()
 
     def _report_ready(self, session_id: str, status: str) -> None:
-        data = {"status": status, "report_url": f"{self.base_url()}/sessions/{session_id}/report"}
-        if self.store.add_event(session_id, "report.ready", data):
+        if queue_report_ready(self.store, session_id, status, self.base_url()):
             self.webhooks.notify()
 
     def interviewer_name(self, persona_id: str) -> str:
@@ -114,9 +128,7 @@ class Launcher:
         self.metrics.pool_target.set(self.pool.size)
 
     def base_url(self) -> str:
-        return (
-            self.settings.public_url or f"http://{self.settings.host}:{self.settings.port}"
-        ).rstrip("/")
+        return public_base_url(self.settings)
 
     def session_out(self, record: SessionRecord, *, transcript: bool = False) -> SessionOut:
         """With ``transcript`` (one session's page): its turns and webhook deliveries too."""
@@ -320,8 +332,7 @@ def create_app(
     async def readyz() -> JSONResponse:
         checks: dict[str, Any] = {
             "draining": launcher.sessions.draining,
-            "live_sessions": len(launcher.sessions.live),
-            "max_sessions": settings.max_sessions,
+            **launcher.sessions.capacity_checks(),
             "pool_ready": launcher.pool.ready_count,
             "pool_size": launcher.pool.size,
         }
@@ -330,11 +341,7 @@ def create_app(
             checks["livekit"] = "ok"
         except LiveKitUnavailable as exc:
             checks["livekit"] = str(exc)
-        ready = (
-            not checks["draining"]
-            and checks["livekit"] == "ok"
-            and checks["live_sessions"] < settings.max_sessions
-        )
+        ready = not checks["draining"] and checks["livekit"] == "ok" and checks["capacity_left"]
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
     # Prometheus' text format, not JSON: say so, or generated clients try to parse it. (The

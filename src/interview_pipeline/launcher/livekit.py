@@ -174,6 +174,31 @@ class LiveKitRooms:
         )
         return [p.identity for p in result.participants]
 
+    async def dispatch(self, room: str, agent_name: str, metadata: str) -> str:
+        """An explicit agent dispatch: LiveKit offers the job to the workers registered under
+        ``agent_name`` and the first to accept runs it. The dispatch id."""
+        request = api.CreateAgentDispatchRequest(
+            agent_name=agent_name, room=room, metadata=metadata
+        )
+        result = await self._call(
+            "dispatch an agent", lambda lk: lk.agent_dispatch.create_dispatch(request)
+        )
+        return str(result.id)
+
+    async def undispatch(self, room: str, agent_name: str) -> int:
+        """Delete the room's dispatches to ``agent_name``; the worker running one is told to
+        end its job. How many there were."""
+        found = await self._call(
+            "list dispatches", lambda lk: lk.agent_dispatch.list_dispatch(room_name=room)
+        )
+        mine = [d.id for d in found if d.agent_name == agent_name]
+        for dispatch_id in mine:
+            await self._call(
+                "delete a dispatch",
+                lambda lk, d=dispatch_id: lk.agent_dispatch.delete_dispatch(d, room),
+            )
+        return len(mine)
+
     async def ping(self) -> None:
         await self._call("reach LiveKit", lambda lk: lk.room.list_rooms(api.ListRoomsRequest()))
 
@@ -241,8 +266,17 @@ class LocalLiveKitServer:
     API_KEY = "devkey"
     API_SECRET = "secret"
 
-    def __init__(self, binary: Path, *, port: int | None = None, log_path: Path | None = None):
+    def __init__(
+        self,
+        binary: Path,
+        *,
+        port: int | None = None,
+        log_path: Path | None = None,
+        redis: str | None = None,
+    ):
         self.binary = binary
+        #: ``host:port`` of a Redis shared with other nodes: LiveKit's multi-node mode.
+        self.redis = redis
         self.port = port or free_port()
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
@@ -267,7 +301,7 @@ class LocalLiveKitServer:
             "  use_external_ip: false\n"
             "logging:\n"
             "  level: info\n"
-        )
+        ) + (f"redis:\n  address: {self.redis}\n" if self.redis else "")
 
     def start(self, timeout_s: float = 20.0) -> LocalLiveKitServer:
         if self.log_path is None:

@@ -124,6 +124,25 @@ CREATE TABLE consents (
     ),
     Step(
         4,
+        "worker hosts' heartbeat rows (dispatch mode: capacity and dead-host detection)",
+        # IF NOT EXISTS: a SQLite file a pre-store worker host already wrote this table into.
+        _both(
+            """
+CREATE TABLE IF NOT EXISTS workers (
+    host_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    capacity INTEGER NOT NULL,
+    ready INTEGER NOT NULL DEFAULT 0,
+    draining INTEGER NOT NULL DEFAULT 0,
+    sessions TEXT NOT NULL DEFAULT '[]',
+    started_at REAL NOT NULL,
+    heartbeat_at REAL NOT NULL
+)
+"""
+        ),
+    ),
+    Step(
+        5,
         "keyset pagination of the session list, newest first, optionally by status or persona",
         _both(
             """

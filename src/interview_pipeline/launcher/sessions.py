@@ -13,12 +13,12 @@ import math
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from loguru import logger
 
 from interview_pipeline.config import Settings
+from interview_pipeline.launcher.fleet import DispatchedSession
 from interview_pipeline.launcher.livekit import (
     LiveKitCredentials,
     LiveKitRooms,
@@ -31,47 +31,19 @@ from interview_pipeline.launcher.models import (
     CreateSession,
     SessionStatus,
 )
-from interview_pipeline.launcher.pool import WorkerPool, WorkerProcess
+from interview_pipeline.launcher.pool import WorkerPool
+from interview_pipeline.launcher.session_state import (
+    LiveSession,
+    Rejected,
+    final_status,
+    pool_label,
+)
 from interview_pipeline.launcher.store import SessionRecord, SessionStore
 from interview_pipeline.launcher.worker import STOP_GRACE_S
-from interview_pipeline.outcome import Outcome
-from interview_pipeline.personas import PersonaLibrary
+from interview_pipeline.personas import Persona, PersonaLibrary
 
 #: A bot that has not joined its room by then is declared failed (covers a cold, slow warm-up).
 JOIN_TIMEOUT_S = 90.0
-
-
-class Rejected(Exception):
-    """A request the launcher refuses; ``status`` is the HTTP status to answer with."""
-
-    def __init__(
-        self,
-        status: int,
-        detail: str,
-        *,
-        field: str | None = None,
-        valid: list[str] | None = None,
-        headers: dict[str, str] | None = None,
-    ):
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.field = field
-        self.valid = valid
-        self.headers = headers
-
-
-@dataclass
-class LiveSession:
-    id: str
-    room: str
-    worker: WorkerProcess
-    warm: bool
-    accepted_at: float
-    stop_reason: str | None = None
-    candidate_joined: bool = False
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-    watcher: asyncio.Task[None] | None = None
 
 
 class SessionManager:
@@ -126,6 +98,90 @@ class SessionManager:
     ) -> tuple[SessionRecord, str]:
         """Start a session; returns the record and the candidate's token. ``webhook`` is the
         endpoint its events go to (None: no webhooks)."""
+        self._check_capacity()
+        persona, identity, session_id, room = self._admit(req)
+        self._reserved += 1
+        self._rooms.add(room)  # before any await: a concurrent POST for this room gets 409
+        try:
+            accepted = time.monotonic()
+            record, candidate_token = await self._open_room(
+                session_id, room, req, identity, webhook
+            )
+            bot_token = mint_token(
+                self.creds, room=room, identity=BOT_IDENTITY, name=persona.interviewer.name,
+                ttl_s=self.settings.token_ttl_s, agent=True,
+            )  # fmt: skip
+            try:
+                worker, warm = await self.pool.take()
+            except OSError as exc:
+                with contextlib.suppress(LiveKitUnavailable):
+                    await self.rooms.delete(room)
+                raise Rejected(
+                    503, f"cannot start a bot process: {exc}", headers={"Retry-After": "10"}
+                ) from None
+            self.store.create(record)
+            live = LiveSession(session_id, room, worker, warm, accepted)
+            self.live[session_id] = live
+        finally:
+            self._reserved -= 1
+            self._rooms.discard(room)
+        job = DispatchedSession(
+            session_id=session_id, room=room, persona=req.persona,
+            candidate_name=req.candidate.name, candidate_identity=identity,
+        )  # fmt: skip
+        await self._run(live, job, bot_token)
+        return record, candidate_token
+
+    async def _open_room(
+        self, session_id: str, room: str, req: CreateSession, identity: str, webhook: str | None
+    ) -> tuple[SessionRecord, str]:
+        """Create the room (LiveKitUnavailable → 503, nothing stored yet); the session's record
+        (not yet stored) and the candidate's token. The record is this launcher's (``owner``):
+        its lease decides who may close the session, and it delivers the session's webhooks."""
+        await self.rooms.create(room)
+        candidate_token = mint_token(
+            self.creds, room=room, identity=identity, name=req.candidate.name,
+            ttl_s=self.settings.token_ttl_s, session_id=session_id,
+        )  # fmt: skip
+        record = SessionRecord(
+            id=session_id,
+            room=room,
+            persona=req.persona,
+            candidate_name=req.candidate.name,
+            candidate_email=req.candidate.email,
+            candidate_identity=identity,
+            metadata=req.metadata,
+            owner=self.settings.resolved_launcher_id(),
+            webhook=webhook,
+        )
+        return record, candidate_token
+
+    async def run_dispatched(self, job: DispatchedSession, token: str) -> LiveSession:
+        """A worker host's half of a session a launcher created and LiveKit dispatched here:
+        the same bot hand-out and watch as ``create``, with the token from the assignment.
+        Raises OSError when no bot process can be started."""
+        worker, warm = await self.pool.take()
+        live = LiveSession(job.session_id, job.room, worker, warm, time.monotonic())
+        self.live[job.session_id] = live
+        await self._run(live, job, token)
+        return live
+
+    async def _run(self, live: LiveSession, job: DispatchedSession, token: str) -> None:
+        self._update_gauges()
+        message = {
+            "type": "job",
+            **job.model_dump(),
+            "token": token,
+            "stop_grace_s": self.stop_grace_s,
+        }
+        if not await live.worker.send(message):
+            logger.warning("session {}: bot process gone before its job", live.id)
+        live.watcher = asyncio.ensure_future(self._watch(live))
+        logger.info(
+            "session {} started in room {} ({} bot)", live.id, live.room, pool_label(live.warm)
+        )
+
+    def _check_capacity(self) -> None:
         if self.draining:
             raise Rejected(503, "the launcher is shutting down", headers={"Retry-After": "30"})
         if len(self.live) + self._reserved >= self.settings.max_sessions:
@@ -134,6 +190,18 @@ class SessionManager:
                 f"at capacity ({self.settings.max_sessions} live sessions)",
                 headers={"Retry-After": "30"},
             )
+
+    def capacity_checks(self) -> dict[str, Any]:
+        """Readiness figures for ``/readyz``; ``capacity_left`` decides."""
+        live = len(self.live)
+        return {
+            "live_sessions": live,
+            "max_sessions": self.settings.max_sessions,
+            "capacity_left": live < self.settings.max_sessions,
+        }
+
+    def _admit(self, req: CreateSession) -> tuple[Persona, str, str, str]:
+        """Persona, candidate identity, new session id and room of a valid request."""
         try:
             persona = self.personas.load(req.persona)
         except Exception as exc:
@@ -152,63 +220,7 @@ class SessionManager:
         if room in self._rooms or any(s.room == room for s in self.live.values()):
             raise Rejected(409, f"room {room!r} already has a live session", field="room")
         self._refuse_room_with_live_tokens(room)
-
-        self._reserved += 1
-        self._rooms.add(room)  # before any await: a concurrent POST for this room gets 409
-        try:
-            accepted = time.monotonic()
-            await self.rooms.create(room)  # LiveKitUnavailable → 503, nothing stored yet
-            ttl = self.settings.token_ttl_s
-            candidate_token = mint_token(
-                self.creds, room=room, identity=identity, name=req.candidate.name, ttl_s=ttl,
-                session_id=session_id,
-            )  # fmt: skip
-            bot_token = mint_token(
-                self.creds, room=room, identity=BOT_IDENTITY, name=persona.interviewer.name,
-                ttl_s=ttl, agent=True,
-            )  # fmt: skip
-            record = SessionRecord(
-                id=session_id,
-                room=room,
-                persona=req.persona,
-                candidate_name=req.candidate.name,
-                candidate_email=req.candidate.email,
-                candidate_identity=identity,
-                metadata=req.metadata,
-                owner=self.settings.resolved_launcher_id(),
-                webhook=webhook,
-            )
-            try:
-                worker, warm = await self.pool.take()
-            except OSError as exc:
-                with contextlib.suppress(LiveKitUnavailable):
-                    await self.rooms.delete(room)
-                raise Rejected(
-                    503, f"cannot start a bot process: {exc}", headers={"Retry-After": "10"}
-                ) from None
-            self.store.create(record)
-            live = LiveSession(session_id, room, worker, warm, accepted)
-            self.live[session_id] = live
-        finally:
-            self._reserved -= 1
-            self._rooms.discard(room)
-        self._update_gauges()
-        job = {
-            "type": "job",
-            "session_id": session_id,
-            "room": room,
-            "token": bot_token,
-            "persona": req.persona,
-            "candidate_name": req.candidate.name,
-            "candidate_identity": identity,
-            "store_path": str(self.settings.resolved_store_path()),
-            "stop_grace_s": self.stop_grace_s,
-        }
-        if not await worker.send(job):
-            logger.warning("session {}: bot process gone before its job", session_id)
-        live.watcher = asyncio.ensure_future(self._watch(live))
-        logger.info("session {} started in room {} ({} bot)", session_id, room, _pool(warm))
-        return record, candidate_token
+        return persona, identity, session_id, room
 
     def _refuse_room_with_live_tokens(self, room: str) -> None:
         """LiveKit tokens cannot be revoked and grant a room by name: while a token of an earlier
@@ -257,7 +269,7 @@ class SessionManager:
                     if self._on_status(live, str(msg.get("status"))):
                         joined = True
                 elif kind == "done":
-                    final = (_final_status(msg.get("status"), live), msg.get("reason"))
+                    final = (final_status(msg.get("status"), live), msg.get("reason"))
                     self.metrics.count_degraded(msg.get("degraded"))
                 elif kind == "failed":
                     final = (SessionStatus.FAILED, str(msg.get("reason") or "bot failed"))
@@ -271,7 +283,7 @@ class SessionManager:
         """Record a status from the bot; True once the bot has joined its room."""
         now = time.time()
         if status == SessionStatus.WAITING_FOR_CANDIDATE:
-            self.metrics.spawn_seconds.labels(pool=_pool(live.warm)).observe(
+            self.metrics.spawn_seconds.labels(pool=pool_label(live.warm)).observe(
                 time.monotonic() - live.accepted_at
             )
             self.store.update(
@@ -355,28 +367,3 @@ class SessionManager:
         self.metrics.pool_idle.set(len(self.pool.idle))
         self.metrics.pool_ready.set(self.pool.ready_count)
         self.metrics.pool_target.set(self.pool.size)
-
-
-def _pool(warm: bool) -> str:
-    return "warm" if warm else "cold"
-
-
-def _final_status(value: Any, live: LiveSession) -> SessionStatus:
-    """The bot's outcome as a session status. A bot stopped by DELETE or drain completed the
-    interview if the candidate was there to hear the closing line; so did one whose outcome
-    this launcher does not know (a newer bot), and otherwise it was abandoned."""
-    try:
-        outcome = Outcome(str(value))
-    except ValueError:
-        outcome = Outcome.STOPPED
-    status = _STATUS_OF.get(outcome)
-    if status is None:
-        return SessionStatus.COMPLETED if live.candidate_joined else SessionStatus.ABANDONED
-    return status
-
-
-_STATUS_OF = {
-    Outcome.COMPLETED: SessionStatus.COMPLETED,
-    Outcome.ABANDONED: SessionStatus.ABANDONED,
-    Outcome.FAILED: SessionStatus.FAILED,
-}

@@ -104,6 +104,29 @@ class OutboxEvent:
 
 
 @dataclass
+class HostBeat:
+    """One worker host as its last heartbeat row described it. Kept in the store next to the
+    sessions because LiveKit's API does not show a worker's load: launchers read these rows for
+    the 429 decision and to notice a host that died (``fleet``)."""
+
+    host_id: str
+    name: str
+    capacity: int
+    #: Warm bots idle in the pool: the host accepts a job only onto one of these.
+    ready: int = 0
+    draining: bool = False
+    sessions: list[str] = field(default_factory=list)
+    started_at: float = field(default_factory=time.time)
+    heartbeat_at: float = field(default_factory=time.time)
+
+    @property
+    def free(self) -> int:
+        if self.draining:
+            return 0
+        return max(0, min(self.capacity - len(self.sessions), self.ready))
+
+
+@dataclass
 class WebhookState:
     """One session's webhook deliveries, as ``GET /sessions/{id}`` shows them."""
 
@@ -148,6 +171,10 @@ class SessionStore(Protocol):
     # --- the candidate's consent ----------------------------------------------------------
     def record_consent(self, session_id: str, consent: ConsentRecord) -> ConsentRecord: ...
     def consent(self, session_id: str) -> ConsentRecord | None: ...
+    # --- worker hosts (dispatch mode) ---------------------------------------------------
+    def beat_worker(self, host: HostBeat) -> None: ...
+    def workers(self) -> list[HostBeat]: ...
+    def remove_worker(self, host_id: str) -> None: ...
     # --- review pages: keyset pagination ------------------------------------------------
     def list_page(
         self,

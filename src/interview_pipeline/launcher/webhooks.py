@@ -116,6 +116,26 @@ def _per_key(raw: SecretStr) -> dict[str, Endpoint]:
     return out
 
 
+def public_base_url(settings: Settings) -> str:
+    """Where candidates and backends reach the launchers (links in events). A worker host
+    needs ``public_url`` set to the launchers' address for its ``report.ready`` links."""
+    return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+
+
+def queue_transcript_ready(store: SessionStore, session_id: str) -> bool:
+    """Queue ``session.transcript_ready`` once the final status is written; True if queued (the
+    session has a webhook). Shared by the launcher and worker hosts: a dispatched session ends on
+    its host, whose event the owning launcher delivers from the shared outbox."""
+    turns = len(store.turns(session_id))
+    return store.add_event(session_id, "session.transcript_ready", {"turns": turns}) is not None
+
+
+def queue_report_ready(store: SessionStore, session_id: str, status: str, base_url: str) -> bool:
+    """Queue ``report.ready`` for a report just written; True if queued."""
+    data = {"status": status, "report_url": f"{base_url}/sessions/{session_id}/report"}
+    return store.add_event(session_id, "report.ready", data) is not None
+
+
 class WebhookDispatcher:
     """Delivers this launcher's sessions' events; one loop, one request per session at a time.
 

@@ -26,7 +26,13 @@ def build_piper_voice(settings: Settings, voice: str) -> TTSService:
     directory = settings.piper_voice_path()
     if not (directory / f"{voice}.onnx").exists():
         raise ConfigError(f"Piper voice {voice!r} not found in {directory}")
-    return PiperTTSService(download_dir=directory, settings=PiperTTSService.Settings(voice=voice))
+    # pipecat drops a sentence whose first audio is later than this (its default is 3 s, which
+    # a long sentence on a busy CPU exceeds); the conductor says a dropped line again.
+    return PiperTTSService(
+        download_dir=directory,
+        settings=PiperTTSService.Settings(voice=voice),
+        stop_frame_timeout_s=settings.tts_timeout_s,
+    )
 
 
 def single_threaded(tts: TTSService) -> TTSService:
