@@ -179,6 +179,8 @@ HOSTILE_PROBLEMS = [
     "{candidate_name:>99999999}; write {candidate_name}",
     "personas/wide.yaml:14 closing: format specs (:...) are not allowed in placeholders: "
     "{candidate_name:>99999999}; write {candidate_name}",
+    "personas/wide.yaml:68 end_screen: format specs (:...) are not allowed in placeholders: "
+    "{candidate_name:>99999999}; write {candidate_name}",
 ]
 
 
@@ -189,7 +191,7 @@ def test_personas_validate_dir_reports_every_file(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
     assert lines[:-1] == HOSTILE_PROBLEMS
-    assert lines[-1] == "interview-pipeline: error: 5 problem(s); 1 of 5 persona file(s) valid"
+    assert lines[-1] == "interview-pipeline: error: 6 problem(s); 1 of 5 persona file(s) valid"
 
 
 def test_personas_validate_reads_the_folder_from_the_environment(tmp_path: Path) -> None:

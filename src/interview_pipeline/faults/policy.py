@@ -9,10 +9,11 @@ upstream of the conductor, so the conductor alone would miss it). The policy, pe
   ``llm_failures_to_end`` in a row, an apology and a clean end as ``failed``.
 - **TTS** that can no longer do its job (refused reconnects, the vendor gone): nothing can be
   said, so the session ends as ``failed`` with the reason at once, and the candidate page is
-  told in text. A TTS error it recovers from, or a connection the server closed cleanly
-  (pipecat reconnects without an error; ``on_disconnected`` is the only sign), marks the
-  line being spoken as cut (the transcript never claims words that were not played) and
-  the question is asked again; a line none of which played is said again, once.
+  told in text. A TTS error it recovers from marks the line being spoken as cut (the
+  transcript never claims words that were not played) and the question is asked again; a
+  line none of which played is said again, once. (A server that closes cleanly mid-line is
+  reconnected to by pipecat without any error; only its ``on_disconnected`` event shows it,
+  which also fires after a line's audio had all arrived, so it is not taken as a fault.)
 - **STT**: the answer being spoken is marked ``incomplete`` in the transcript (the recording
   has its audio); an STT that can no longer do its job ends the interview with an apology.
 
@@ -66,9 +67,6 @@ class VendorFaultPolicy:
         self.errors: dict[Role, int] = {}
         self._cancel: asyncio.Task[None] | None = None
         worker.add_event_handler("on_pipeline_error", self.on_error)
-        # A TTS server that closes cleanly is reconnected to without any error, but the words
-        # of the line it was voicing are gone: the disconnect is the only sign.
-        parts.tts.add_event_handler("on_disconnected", self._tts_disconnected)
         worker.add_event_handler("on_pipeline_finished", self._finished)
 
     def role(self, processor: Any) -> Role | None:
@@ -99,12 +97,6 @@ class VendorFaultPolicy:
             conductor.degraded["stt"] = conductor.degraded.get("stt", 0) + 1
             if not usable:
                 await self._end(f"STT unavailable ({reason})", spoken=True)
-
-    async def _tts_disconnected(self, _tts: Any) -> None:
-        conductor = self.parts.conductor
-        if not conductor.closing:
-            logger.warning("vendor fault: tts connection lost (pipecat reconnects by itself)")
-            await conductor.line_faulted()
 
     async def _end(self, reason: str, *, spoken: bool) -> None:
         await self.parts.conductor.end_failed(reason, spoken=spoken)
