@@ -58,6 +58,13 @@ class AlwaysComplete(BaseTurnAnalyzer):
         pass
 
 
+class VoiceUnfinished(AlwaysComplete):
+    """Stand-in for Smart Turn on a flat synthetic voice: no pause sounds like the end."""
+
+    async def analyze_end_of_turn(self) -> tuple[EndOfTurnState, MetricsData | None]:
+        return EndOfTurnState.INCOMPLETE, None
+
+
 class Stamp(FrameProcessor):
     """Notes when each candidate turn is written to the context, and prepared replies."""
 
@@ -88,10 +95,13 @@ MAX_PAUSE = 1.2
 
 
 async def _run(
-    frames: list[Any], expectation: Expectation | None = None, stamp: Stamp | None = None
+    frames: list[Any],
+    expectation: Expectation | None = None,
+    stamp: Stamp | None = None,
+    analyzer: BaseTurnAnalyzer | None = None,
 ) -> tuple[list[tuple[float, str]], PatientTurnStopStrategy, float]:
     strategy = PatientTurnStopStrategy(
-        turn_analyzer=AlwaysComplete(),
+        turn_analyzer=analyzer or AlwaysComplete(),
         max_pause_s=MAX_PAUSE,
         min_pause_s=0.1,
         expectation=lambda: expectation,
@@ -207,6 +217,21 @@ async def test_full_answer_gets_the_short_wait_and_no_cue() -> None:
     turns, strategy, _ = await _run([*_spoken(text), SleepFrame(0.6)], Expectation(40), stamp)
     assert len(turns) == 1 and turns[0][0] < 0.5
     assert stamp.cues == [] and strategy.stats.holds == 0
+
+
+async def test_full_answer_ends_on_its_words_when_the_voice_sounds_unfinished() -> None:
+    text = "I would use a token bucket per customer. Redis keeps the counts. Misses get a 429."
+    frames = [*_spoken(text), SleepFrame(0.6)]
+    turns, _, _ = await _run(frames, Expectation(40), analyzer=VoiceUnfinished())
+    assert len(turns) == 1 and turns[0][0] < 0.5  # min pause, not the voice model's fallback
+
+
+async def test_unfinished_voice_still_holds_an_answer_that_has_barely_started() -> None:
+    frames = [*_spoken("I would use a token bucket."), SleepFrame(MAX_PAUSE + 0.5)]
+    turns, strategy, _ = await _run(frames, Expectation(40), analyzer=VoiceUnfinished())
+    # Neither the words nor the voice end it: only the aggregator's watchdog (or more speech).
+    assert turns == [] or turns[0][0] > MAX_PAUSE
+    assert strategy.stats.holds == 0
 
 
 async def test_late_words_never_end_the_turn_while_the_candidate_speaks_again() -> None:

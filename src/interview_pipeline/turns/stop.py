@@ -140,6 +140,8 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
             await self._cancel(self._hold)
             self._hold = None
             await self._decide(self._frames_flag, again=True)
+        if isinstance(frame, (VADUserStoppedSpeakingFrame, TranscriptionFrame)):
+            await self._maybe_end_on_words()
         if isinstance(frame, (VADUserStoppedSpeakingFrame, TranscriptionFrame)) or isinstance(
             frame, InterimTranscriptionFrame
         ):
@@ -206,6 +208,24 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         self._hold = self.task_manager.create_task(
             self._release_after(left, enable_frames, wait.patient), f"{self}::patience"
         )
+
+    async def _maybe_end_on_words(self) -> None:
+        """A full, finished answer ends on its words, whatever the voice model hears.
+
+        Smart Turn hears most finished answers in flat or unfamiliar voices as unfinished,
+        and its fallback then waits ``VOICE_UNFINISHED_S`` of silence: the longest part of
+        the reply's latency on exactly the answers that need no patience. The voice only
+        counts while the words leave the answer open (unfinished, or not yet a full answer);
+        a candidate who goes on after a full answer anyway is the false end of turn that the
+        resume window recovers from.
+        """
+        if self._speaking or not self._paused or not self._fresh or not self._heard:
+            return
+        if self._hold is not None or self._words_wait is not None:
+            return  # already deciding
+        if self.wait().patient:
+            return  # the words want patience: Smart Turn's voice may add to it
+        await self._decide(self._frames_flag)
 
     async def _decide_after(self, delay: float) -> None:
         await asyncio.sleep(delay)

@@ -5,9 +5,10 @@ prepared, so it is short. How long the interviewer then waits before speaking is
 patience's decision (``turns/patience.py``), from ``min_pause_s`` to
 ``max_thinking_pause_s``, all counted from the end of speech. When Smart Turn hears an
 unfinished voice, its fallback waits ``VOICE_UNFINISHED_S`` of silence; the words can then
-hold the turn to the max pause (unfinished words, an answer that has barely started), never
-shorten it. Not the max pause outright: on flat synthetic voices Smart Turn calls most
-finished answers unfinished, and a full answer would wait the longest for it.
+hold the turn to the max pause (unfinished words, an answer that has barely started). Not the
+max pause outright, and not at all once the words make a full, finished answer (the stop
+strategy ends those on the words): on flat synthetic voices Smart Turn calls most finished
+answers unfinished, and a full answer would wait the longest for it.
 """
 
 from __future__ import annotations
