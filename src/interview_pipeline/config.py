@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     whisper_beam_size: int = Field(5, ge=1, le=10)
     #: Transcribe during the VAD's stop wait (see providers/whisper.py); costs CPU on pauses.
     whisper_speculative: bool = True
+    #: Speech transcribed in pieces of at least this many seconds while the candidate still
+    #: speaks (providers/whisper.py), so that little is left at the end; with speculation.
+    whisper_chunk_s: float | None = Field(2.0, gt=0.5)
     #: The launcher runs one Whisper server that all its bots share (one model in memory
     #: instead of one per session); ``whisper_socket`` is where a bot finds it.
     whisper_shared: bool = True

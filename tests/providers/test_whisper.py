@@ -65,3 +65,55 @@ async def test_the_question_being_asked_becomes_the_decoder_prompt(tmp_path: Pat
 
 def _hear_with(stt: Any) -> str:
     return str(stt._transcribe_text(load_pcm16(SHORT_OK, 16000).tobytes()))
+
+
+CORPUS_WAV = Path(__file__).resolve().parents[1] / "fixtures" / "corpus" / "wav"
+
+
+async def _transcribe_segment(stt: Any, wav: Path) -> str:
+    """One VAD segment through the service as pipecat's pipeline feeds it, 20 ms at a time."""
+    from pipecat.frames.frames import (
+        Frame,
+        InputAudioRawFrame,
+        TranscriptionFrame,
+        VADUserStartedSpeakingFrame,
+        VADUserStoppedSpeakingFrame,
+    )
+    from pipecat.tests.utils import SleepFrame, run_test
+
+    pcm = load_pcm16(wav, 16000).tobytes()
+    step = 640  # 20 ms of 16 kHz int16
+    frames: list[Frame] = [VADUserStartedSpeakingFrame()]
+    for i in range(0, len(pcm), step):
+        frames.append(InputAudioRawFrame(pcm[i : i + step], 16000, 1))
+        if i % (step * 25) == 0:
+            frames.append(SleepFrame(0.02))  # let the piece transcriptions run meanwhile
+    frames += [VADUserStoppedSpeakingFrame(stop_secs=0.3), SleepFrame(3.0)]
+    down, _ = await run_test(stt, frames_to_send=frames, expected_down_frames=None)
+    return " ".join(f.text for f in down if isinstance(f, TranscriptionFrame))
+
+
+async def test_a_long_answer_is_transcribed_in_pieces_as_well_as_whole(tmp_path: Path) -> None:
+    import yaml
+
+    manifest = yaml.safe_load((CORPUS_WAV.parent / "corpus.yaml").read_text())
+    ref = next(a["text"] for a in manifest["answers"] if a["id"] == "i12-background")
+    base: dict[str, Any] = {"_env_file": None, "data_dir": tmp_path, "whisper_model": "tiny.en"}
+    whole = await _transcribe_segment(
+        build_whisper_stt(Settings(**base, whisper_chunk_s=None)), CORPUS_WAV / "i12-background.wav"
+    )
+    stt: Any = build_whisper_stt(Settings(**base))
+    pieces = await _transcribe_segment(stt, CORPUS_WAV / "i12-background.wav")
+    assert stt._pieces.texts, "no piece taken while the answer was spoken"
+    print(f"pieces: {pieces}\nwhole: {whole}")
+    assert word_error_rate(ref, pieces) <= word_error_rate(ref, whole) + 0.1, (pieces, whole)
+    assert ". " not in pieces.rstrip(".") or ". " in whole  # no full stop made up at a piece end
+
+
+def test_pieces_keep_a_full_stop_only_where_the_candidate_paused_for_it() -> None:
+    from interview_pipeline.providers.whisper import _Pieces
+
+    pieces = _Pieces(texts=["First I would run explain.", "And read the plan."], gaps=[0.1])
+    assert pieces.joined("") == "First I would run explain and read the plan."
+    pieces = _Pieces(texts=["I shipped it.", "Then I wrote tests."], gaps=[0.25, 0.1])
+    assert pieces.joined("That's all.") == "I shipped it. Then I wrote tests that's all."

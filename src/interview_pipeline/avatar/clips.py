@@ -15,6 +15,7 @@ directory and renamed into place, so a reader never sees half a clip.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -180,3 +181,18 @@ class ClipLibrary:
 
     def find(self, sentence: str) -> Path | None:
         return self.cache.lookup(self.spec(sentence))
+
+
+def blend(clip: np.ndarray, local: bytes, alpha: float) -> bytes:
+    """A clip frame over the local frame, for the cross-fade between the two."""
+    if alpha >= 1.0:
+        return clip.tobytes()
+    base = np.frombuffer(local, np.uint8).reshape(clip.shape)
+    mixed = clip.astype(np.float32) * alpha + base.astype(np.float32) * (1 - alpha)
+    return mixed.astype(np.uint8).tobytes()
+
+
+def close_loaded(fut: asyncio.Future[LoadedClip]) -> None:
+    """Done-callback for a prefetch nobody will play: close its reader once it has loaded."""
+    if not fut.cancelled() and fut.exception() is None:
+        fut.result().close()

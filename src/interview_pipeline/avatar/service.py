@@ -62,6 +62,8 @@ from interview_pipeline.avatar.clips import (
     ClipCache,
     ClipLibrary,
     LoadedClip,
+    blend,
+    close_loaded,
     load_clip,
     split_sentences,
     voice_key,
@@ -224,7 +226,7 @@ class HedraVideoService(FrameProcessor):
         """Close prefetched clips no pending utterance will play (their decoders hold threads)."""
         wanted = {c for u in self._matcher.pending() for c in u.clips if c is not None}
         for path in [p for p in self._loads if p not in wanted]:
-            self._loads.pop(path).add_done_callback(_close_loaded)
+            self._loads.pop(path).add_done_callback(close_loaded)
 
     async def _run(self, actions: list[Action]) -> None:
         for action in actions:
@@ -281,7 +283,7 @@ class HedraVideoService(FrameProcessor):
         self._matcher.reset()
         self._mouth = 0.0
         for fut in self._loads.values():
-            fut.add_done_callback(_close_loaded)
+            fut.add_done_callback(close_loaded)
         self._loads.clear()
         for _, clip in self._playing:
             clip.close()
@@ -382,23 +384,10 @@ class HedraVideoService(FrameProcessor):
             if clip_frame is not None:
                 edge = min(sample.offset, sample.segment.duration - sample.offset)  # type: ignore[union-attr]
                 alpha = max(0.0, min(1.0, edge / _FADE_S))
-                image = _blend(clip_frame, image, alpha)
+                image = blend(clip_frame, image, alpha)
                 source = "clip"
         frame = OutputImageRawFrame(image=image, size=(self.width, self.height), format="RGB")
         info: dict[str, float | str] = {"mouth": self._mouth, "source": source, "t": t}
         frame.metadata["avatar"] = info
         self.last_frame_info = info
         return frame
-
-
-def _blend(clip: np.ndarray, local: bytes, alpha: float) -> bytes:
-    if alpha >= 1.0:
-        return clip.tobytes()
-    base = np.frombuffer(local, np.uint8).reshape(clip.shape)
-    mixed = clip.astype(np.float32) * alpha + base.astype(np.float32) * (1 - alpha)
-    return mixed.astype(np.uint8).tobytes()
-
-
-def _close_loaded(fut: asyncio.Future[LoadedClip]) -> None:
-    if not fut.cancelled() and fut.exception() is None:
-        fut.result().close()

@@ -10,7 +10,6 @@ turns; this base keeps the lines and the timers (silence, the end, the line dead
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 from loguru import logger
@@ -30,6 +29,7 @@ from interview_pipeline.conduct.plan import (
     StepKind,
 )
 from interview_pipeline.conduct.silence import SilenceAction, SilenceClock, SilenceTimer
+from interview_pipeline.faults.limits import FaultLimits
 from interview_pipeline.outcome import Outcome
 from interview_pipeline.personas.schema import Persona
 from interview_pipeline.turns.barge_in import BargeInPolicyFrame
@@ -51,33 +51,6 @@ APOLOGY_LINE = (
 #: After a goodbye cut off by the answer going on, how long past the longest thinking pause
 #: (and the resume window) the interview waits for the rest of the answer before ending.
 _END_GUARD_MARGIN_S = 5.0
-
-
-#: How long after the TTS's own first-audio timeout the conductor's line watch fires.
-_WATCH_MARGIN_S = 2.0
-
-
-@dataclass(frozen=True)
-class FaultLimits:
-    """How long a queued line may take to start playing, and how many LLM failures in a row
-    the interview survives (from Settings: ``llm_*``, ``tts_timeout_s``)."""
-
-    #: From a reply's context going to the LLM to its first audio.
-    reply_s: float = 20.0
-    #: From a scripted line (a fallback) going to the TTS to its first audio.
-    line_s: float = 8.0
-    llm_failures_to_end: int = 3
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> FaultLimits:
-        llm = settings.llm_timeout_s * (settings.llm_retries + 1) + settings.llm_retries
-        return cls(
-            reply_s=llm + settings.tts_timeout_s,
-            # pipecat's own first-audio wait is ``tts_timeout_s`` (providers); the watch is
-            # the backstop for a TTS that neither speaks nor errs, so it fires after that.
-            line_s=settings.tts_timeout_s + _WATCH_MARGIN_S,
-            llm_failures_to_end=settings.llm_failures_to_end,
-        )
 
 
 class InterviewLines(FrameProcessor):

@@ -22,7 +22,6 @@ from interview_pipeline.launcher.store import (
     SESSION_COLUMNS,
     UPDATABLE,
     ConsentRecord,
-    HostBeat,
     OutboxEvent,
     Row,
     SessionRecord,
@@ -35,6 +34,7 @@ from interview_pipeline.launcher.store import (
     read_status,
     read_turn,
 )
+from interview_pipeline.launcher.store_workers import WorkerRows
 from interview_pipeline.transcript import Turn
 
 _TERMINAL = tuple(str(s) for s in TERMINAL)
@@ -47,7 +47,7 @@ _ACTIVE = f"status IN ({', '.join('?' for _ in _ACTIVE_ARGS)})"
 _OPEN = "delivered_at IS NULL AND dead_at IS NULL"
 
 
-class SqlSessionStore:
+class SqlSessionStore(WorkerRows):
     """Every store operation; a backend supplies ``_rows`` and ``_tx``."""
 
     #: Where the store is, for logs: never a password.
@@ -363,57 +363,3 @@ class SqlSessionStore:
             args,
         )
         return {k: int(row[k] or 0) for k in ("delivered", "pending", "failing", "dead")}
-
-    # --- worker hosts (dispatch mode) ------------------------------------------------------------
-    def beat_worker(self, host: HostBeat) -> None:
-        """Write a host's heartbeat row (its first one creates it); ``heartbeat_at`` is now."""
-        host.heartbeat_at = time.time()
-        self._rows(
-            "INSERT INTO workers (host_id, name, capacity, ready, draining, sessions, started_at,"
-            " heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host_id) DO UPDATE SET"
-            " capacity = excluded.capacity, ready = excluded.ready,"
-            " draining = excluded.draining, sessions = excluded.sessions,"
-            " heartbeat_at = excluded.heartbeat_at",
-            (
-                host.host_id,
-                host.name,
-                host.capacity,
-                host.ready,
-                int(host.draining),
-                json.dumps(host.sessions),
-                host.started_at,
-                host.heartbeat_at,
-            ),
-        )
-
-    def workers(self) -> list[HostBeat]:
-        """Every host's last row, live or not: the caller decides by its lease (``fleet``)."""
-        rows = self._rows(
-            "SELECT host_id, name, capacity, ready, draining, sessions, started_at, heartbeat_at"
-            " FROM workers ORDER BY host_id"
-        )
-        return [
-            HostBeat(
-                host_id=str(r["host_id"]),
-                name=str(r["name"]),
-                capacity=int(r["capacity"]),
-                ready=int(r["ready"]),
-                draining=bool(r["draining"]),
-                sessions=_ids(r["sessions"]),
-                started_at=float(r["started_at"]),
-                heartbeat_at=float(r["heartbeat_at"]),
-            )
-            for r in rows
-        ]
-
-    def remove_worker(self, host_id: str) -> None:
-        self._rows("DELETE FROM workers WHERE host_id = ?", (host_id,))
-
-
-def _ids(raw: object) -> list[str]:
-    """A host's session list; a damaged one reads as empty rather than failing every launcher."""
-    try:
-        ids = json.loads(str(raw))
-    except (ValueError, RecursionError):
-        return []
-    return [str(i) for i in ids] if isinstance(ids, list) else []

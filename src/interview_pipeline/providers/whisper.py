@@ -18,13 +18,21 @@ These choices differ from pipecat's defaults, each measured on the replay answer
   is ``vad_stop_s`` after speech ended. Here, once the audio has
   been quiet for ``speculate_after_s``, the segment so far is transcribed in a thread while VAD
   is still waiting; if the candidate speaks again the guess is discarded, otherwise it is the
-  transcript and STT costs nothing on the voice-to-voice path.
+  transcript and STT costs nothing on the voice-to-voice path;
+- transcription in pieces while the candidate speaks (``chunk_s``): Whisper's cost grows with
+  the length of what it hears, so a long answer's transcript would still take most of a
+  second after it ended. At a short gap between words, once ``chunk_s`` of speech is not yet
+  transcribed, that part is transcribed in a thread while the candidate goes on; at the end
+  only the rest is. Whisper ends every piece with a full stop; it is kept only where the
+  candidate paused as at a sentence's end (patience counts sentences).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +54,39 @@ from interview_pipeline.config import Settings
 from interview_pipeline.providers.whisper_remote import RemoteWhisperModel
 from interview_pipeline.turns.frames import QuestionContextFrame
 
+#: Quiet long enough to be a gap between words (VAD's stop wait is longer).
+_WORD_GAP_S = 0.1
+#: Speech after the last piece shorter than this is not worth a transcription of its own.
+_MIN_REST_S = 0.2
+#: A pause this long at a cut is taken as the end of a sentence (Whisper's full stop stays).
+_SENTENCE_GAP_S = 0.18
+_CLOSING_STOP = re.compile(r"[.!?]+$")
+
+
+@dataclass
+class _Pieces:
+    """One VAD segment's transcript so far, taken piece by piece while the candidate speaks."""
+
+    texts: list[str] = field(default_factory=list)
+    #: Bytes of the segment's audio the pieces cover.
+    covered: int = 0
+    task: asyncio.Task[None] | None = None
+    #: Loud audio arrived after the last piece was cut: there is more to transcribe.
+    speech_after: bool = True
+    #: The silence at each cut, once speech went on after it.
+    gaps: list[float] = field(default_factory=list)
+
+    def joined(self, tail: str) -> str:
+        parts = [t.strip() for t in (*self.texts, tail) if t.strip()]
+        out: list[str] = []
+        for i, text in enumerate(parts):
+            if out and out[-1][-1:] not in ".!?" and text[1:2].islower():
+                text = text[0].lower() + text[1:]  # "... plan" + "And if" → "plan and if"
+            gap = self.gaps[i] if i < len(self.gaps) else 0.0
+            last = i == len(parts) - 1
+            out.append(text if last or gap >= _SENTENCE_GAP_S else _CLOSING_STOP.sub("", text))
+        return " ".join(out)
+
 
 class _DecodingModel:
     """Wraps a faster-whisper model so every transcribe call decodes the same way."""
@@ -66,6 +107,7 @@ class LocalWhisperSTTService(HookedWhisperSTTService):
         self,
         *,
         speculate_after_s: float | None = 0.25,
+        chunk_s: float | None = None,
         quiet_rms: float = 250.0,
         server: Path | None = None,
         beam_size: int = 5,
@@ -80,6 +122,8 @@ class LocalWhisperSTTService(HookedWhisperSTTService):
         self._generation = 0
         self._guess: tuple[int, str] | None = None
         self._guess_task: asyncio.Task[None] | None = None
+        self._chunk_s = chunk_s
+        self._pieces = _Pieces()
 
     def load_model(self) -> Any:
         if self._server is None:
@@ -109,6 +153,7 @@ class LocalWhisperSTTService(HookedWhisperSTTService):
             return  # meant for STT only
         if isinstance(frame, VADUserStartedSpeakingFrame):
             self._discard_guess()
+            self._pieces = _Pieces()  # a new segment: pipecat's buffer starts over
         await super().process_frame(frame, direction)
 
     def _discard_guess(self) -> None:
@@ -128,17 +173,51 @@ class LocalWhisperSTTService(HookedWhisperSTTService):
         if loud:
             if self._guess is not None or self._guess_task is not None:
                 self._discard_guess()
+            if not self._pieces.speech_after:
+                self._pieces.gaps.append(self._quiet_s)  # how long the pause at the cut was
             self._quiet_s = 0.0
+            self._pieces.speech_after = True
             return
         self._quiet_s += len(frame.audio) / (2 * frame.sample_rate)
+        self._maybe_take_piece(frame.sample_rate)
         if self._quiet_s >= self._speculate_after_s and self._guess_task is None:
             snapshot = self.segment_audio()
             self._guess_task = self.create_task(
                 self._speculate(snapshot, self._generation), "whisper-speculation"
             )
 
-    async def _speculate(self, pcm: bytes, generation: int) -> None:
+    def _maybe_take_piece(self, sample_rate: int) -> None:
+        """At a gap between words, transcribe the speech not yet transcribed, in a thread."""
+        pieces = self._pieces
+        if self._chunk_s is None or pieces.task is not None or self._quiet_s < _WORD_GAP_S:
+            return
+        end = len(self.segment_audio())
+        if end - pieces.covered < self._chunk_s * sample_rate * 2:
+            return
+        pcm = self.segment_audio()[pieces.covered : end]
+        pieces.speech_after = False
+        pieces.task = self.create_task(self._take_piece(pieces, pcm, end), "whisper-piece")
+
+    async def _take_piece(self, pieces: _Pieces, pcm: bytes, end: int) -> None:
         text = await asyncio.to_thread(self._transcribe_text, pcm)
+        pieces.texts.append(text)
+        pieces.covered, pieces.task = end, None
+
+    async def _text_of(self, pcm: bytes) -> str:
+        """The segment's transcript: the pieces taken while speaking, then the rest."""
+        pieces = self._pieces
+        if pieces.task is not None:
+            await asyncio.shield(pieces.task)
+        if not pieces.texts:
+            return await asyncio.to_thread(self._transcribe_text, pcm)
+        rest = pcm[pieces.covered :]
+        tail = ""
+        if pieces.speech_after and len(rest) >= _MIN_REST_S * 2 * self.sample_rate:
+            tail = await asyncio.to_thread(self._transcribe_text, rest)
+        return pieces.joined(tail)
+
+    async def _speculate(self, pcm: bytes, generation: int) -> None:
+        text = await self._text_of(pcm)
         if generation == self._generation:
             self._guess = (generation, text)
 
@@ -149,10 +228,13 @@ class LocalWhisperSTTService(HookedWhisperSTTService):
         guess = self._guess
         self._discard_guess()
         if guess is None or guess[0] != generation:
-            async for frame in super().run_stt(audio):
-                yield frame
-            return
-        text = guess[1]
+            if not self._pieces.texts and self._pieces.task is None:
+                async for frame in super().run_stt(audio):
+                    yield frame
+                return
+            text = await self._text_of(audio)
+        else:
+            text = guess[1]
         if text:
             language: Any = getattr(self.settings, "language", None)
             await self.report_transcription(text, True, language)
@@ -162,6 +244,7 @@ class LocalWhisperSTTService(HookedWhisperSTTService):
 def build_whisper_stt(settings: Settings) -> STTService:
     return LocalWhisperSTTService(
         speculate_after_s=0.25 if settings.whisper_speculative else None,
+        chunk_s=settings.whisper_chunk_s if settings.whisper_speculative else None,
         server=settings.whisper_socket,
         device="cpu",
         compute_type=settings.whisper_compute_type,
