@@ -89,7 +89,9 @@ class Settings(BaseSettings):
     whisper_speculative: bool = True
     #: Speech transcribed in pieces of at least this many seconds while the candidate still
     #: speaks (providers/whisper.py), so that little is left at the end; with speculation.
-    whisper_chunk_s: float | None = Field(2.0, gt=0.5)
+    #: Off by default: on the pause corpus it cut the reply latency but lost the words that
+    #: say an answer goes on ("and", "um") at piece ends, and patience then cut in (README).
+    whisper_chunk_s: float | None = Field(None, gt=0.5)
     #: The launcher runs one Whisper server that all its bots share (one model in memory
     #: instead of one per session); ``whisper_socket`` is where a bot finds it.
     whisper_shared: bool = True

@@ -102,7 +102,7 @@ async def test_a_long_answer_is_transcribed_in_pieces_as_well_as_whole(tmp_path:
     whole = await _transcribe_segment(
         build_whisper_stt(Settings(**base, whisper_chunk_s=None)), CORPUS_WAV / "i12-background.wav"
     )
-    stt: Any = build_whisper_stt(Settings(**base))
+    stt: Any = build_whisper_stt(Settings(**base, whisper_chunk_s=2.0))
     pieces = await _transcribe_segment(stt, CORPUS_WAV / "i12-background.wav")
     assert stt._pieces.texts, "no piece taken while the answer was spoken"
     print(f"pieces: {pieces}\nwhole: {whole}")
