@@ -442,6 +442,24 @@ async def test_llm_failure_says_the_plans_line_and_repeated_failure_ends_with_an
     assert h.conductor.degraded == {"llm": 2}
 
 
+async def test_a_failed_closing_reply_is_replaced_even_when_its_empty_turn_ends_first() -> None:
+    """pipecat closes the failed reply's assistant turn (no words, not interrupted) and
+    reports the error upstream; whichever comes first, the goodbye is said verbatim."""
+    async with Harness(_persona(), faults=FaultLimits(llm_failures_to_end=3)) as h:
+        await h.conductor.begin()
+        await h.speak(spoken="Hi Sam. First?")
+        await h.answer(ANSWER)
+        await h.speak(spoken="Thanks. Second?")
+        await h.answer(ANSWER)  # the closing reply goes to the LLM, which fails
+        await h.conductor.on_assistant_turn_stopped(
+            None, SimpleNamespace(content="", interrupted=False)
+        )
+        await h.conductor.llm_failed("HTTP 500")
+        await h.until(lambda: len(h.said()) == 2)
+    assert h.said()[-1] == "Goodbye, Sam."
+    assert h.conductor.degraded == {"llm": 1}
+
+
 async def test_a_reply_cancelled_by_the_candidate_is_not_taken_for_an_llm_failure() -> None:
     async with Harness(_persona(), faults=FaultLimits(reply_s=0.2)) as h:
         await h.conductor.begin()

@@ -96,8 +96,13 @@ class InterviewConductor(InterviewLines):
     def note_line(self, spoken: str, interrupted: bool) -> LineVerdict:
         """The assistant aggregator reports a line as played: was its question heard?"""
         step = self.current
-        text = self.plan.question_text(step) if step is not None else None
         faulted = self._line_fault
+        if not self._played and not spoken.strip() and not interrupted and not faulted:
+            # Nothing played, no words, nothing cut: an LLM reply that failed before it
+            # said anything (pipecat still closes its assistant turn). Nothing was heard
+            # either: the reply stays unheard, and its failure is answered.
+            return LineVerdict(step, heard=True)
+        text = self.plan.question_text(step) if step is not None else None
         verdict = self.hearing.judge(step, text, spoken, interrupted or faulted)
         return replace(verdict, faulted=True) if faulted else verdict
 
@@ -135,6 +140,7 @@ class InterviewConductor(InterviewLines):
         """Who has the floor: drives the silence count and the interview clock."""
         now = self._clock.now()
         if isinstance(frame, BotStartedSpeakingFrame):
+            self._played = True
             await self._end.line_started()
             await self._stop_line_watch()
             if self._llm_line:

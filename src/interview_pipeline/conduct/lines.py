@@ -108,6 +108,9 @@ class InterviewLines(FrameProcessor):
         self._line_fault = False
         #: The line queued last is the LLM's reply (not a scripted line).
         self._llm_line = False
+        #: The current step's line has started playing (an empty line that never did is
+        #: a failed reply, not a line: ``note_line``).
+        self._played = False
         #: The scripted line queued last (step, words), to say again if none of it played.
         self._queued: tuple[Step, str] | None = None
         #: A line that produced no audio was said again; a second silent one is the end.
@@ -139,6 +142,7 @@ class InterviewLines(FrameProcessor):
     def _set_step(self, step: Step, *, scripted: bool = False) -> None:
         self.current = step
         self._line_fault = False
+        self._played = False  # the step's line has not started playing yet
         self.hearing.line_started(step, scripted=scripted)
         why = f" ({step.reason})" if step.reason else ""
         logger.info(f"{self}: {step.kind.value} {step.question_id or ''}".rstrip() + why)
