@@ -86,6 +86,7 @@ async def test_llm_errors_on_every_request_the_plan_carries_the_interview(tmp_pa
     said = _said(result)
     # The questions and the goodbye were heard verbatim, with no LLM.
     assert any(QUESTION_2 in line for line in said), said
+    assert said[-1].endswith("Have a lovely day!"), said
     assert result.outcome == "completed"
     assert result.metrics["degraded"].get("llm", 0) >= 2
     assert len(_answers(result)) == 2
