@@ -117,3 +117,13 @@ def test_pieces_keep_a_full_stop_only_where_the_candidate_paused_for_it() -> Non
     assert pieces.joined("") == "First I would run explain and read the plan."
     pieces = _Pieces(texts=["I shipped it.", "Then I wrote tests."], gaps=[0.25, 0.1])
     assert pieces.joined("That's all.") == "I shipped it. Then I wrote tests that's all."
+
+
+def test_the_end_of_a_segment_is_transcribed_again_with_the_pieces_just_before_it() -> None:
+    """A short last piece alone loses the words that say the answer goes on ("and, um")."""
+    from interview_pipeline.providers.whisper import _Pieces
+
+    pieces = _Pieces(texts=["One.", "Two.", "Three"], ends=[100, 200, 300], gaps=[0.1, 0.3, 0.2])
+    assert pieces.keep_before(250) == 200
+    assert pieces.texts == ["One.", "Two."] and pieces.gaps == [0.1, 0.3]
+    assert pieces.keep_before(50) == 0 and not pieces.texts and not pieces.gaps

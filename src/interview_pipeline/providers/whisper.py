@@ -58,6 +58,10 @@ from interview_pipeline.turns.frames import QuestionContextFrame
 _WORD_GAP_S = 0.1
 #: Speech after the last piece shorter than this is not worth a transcription of its own.
 _MIN_REST_S = 0.2
+#: The end of a segment is always transcribed with at least this much audio before it:
+#: alone, a short last piece ("and, um") comes back empty or as a made-up sentence, and
+#: those are the very words that tell patience the answer goes on.
+_MIN_TAIL_S = 2.0
 #: A pause this long at a cut is taken as the end of a sentence (Whisper's full stop stays).
 _SENTENCE_GAP_S = 0.18
 _CLOSING_STOP = re.compile(r"[.!?]+$")
@@ -70,11 +74,22 @@ class _Pieces:
     texts: list[str] = field(default_factory=list)
     #: Bytes of the segment's audio the pieces cover.
     covered: int = 0
+    #: Where each piece ends (bytes into the segment).
+    ends: list[int] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
     #: Loud audio arrived after the last piece was cut: there is more to transcribe.
     speech_after: bool = True
     #: The silence at each cut, once speech went on after it.
     gaps: list[float] = field(default_factory=list)
+
+    def keep_before(self, limit: int) -> int:
+        """Drop the pieces that end after ``limit``; where the rest of the audio starts."""
+        while self.ends and self.ends[-1] > limit:
+            self.ends.pop()
+            self.texts.pop()
+        del self.gaps[len(self.texts) :]
+        self.covered = self.ends[-1] if self.ends else 0
+        return self.covered
 
     def joined(self, tail: str) -> str:
         parts = [t.strip() for t in (*self.texts, tail) if t.strip()]
@@ -201,6 +216,7 @@ class LocalWhisperSTTService(HookedWhisperSTTService):
     async def _take_piece(self, pieces: _Pieces, pcm: bytes, end: int) -> None:
         text = await asyncio.to_thread(self._transcribe_text, pcm)
         pieces.texts.append(text)
+        pieces.ends.append(end)
         pieces.covered, pieces.task = end, None
 
     async def _text_of(self, pcm: bytes) -> str:
@@ -208,6 +224,10 @@ class LocalWhisperSTTService(HookedWhisperSTTService):
         pieces = self._pieces
         if pieces.task is not None:
             await asyncio.shield(pieces.task)
+        if pieces.speech_after:
+            # The end is what patience reads: never from a few words heard alone.
+            pieces = _Pieces(pieces.texts[:], ends=pieces.ends[:], gaps=pieces.gaps[:])
+            pieces.keep_before(len(pcm) - int(_MIN_TAIL_S * self.sample_rate) * 2)
         if not pieces.texts:
             return await asyncio.to_thread(self._transcribe_text, pcm)
         rest = pcm[pieces.covered :]
