@@ -311,3 +311,49 @@ def test_no_module_outside_compat_uses_a_library_private_name() -> None:
         "private pipecat/livekit names outside interview_pipeline.compat (move them there, "
         f"with a test here): {offenders}"
     )
+
+
+# --- ElevenLabs -------------------------------------------------------------------------------
+def test_elevenlabs_receive_loop_reads_the_websocket_the_filter_wraps() -> None:
+    from pipecat.services.elevenlabs.tts import ElevenLabsTTSService
+    from pipecat.services.tts_service import TTSService
+
+    receive = _source(ElevenLabsTTSService._receive_messages)
+    _expect(
+        "async for message in self._get_websocket()" in receive,
+        "ElevenLabsTTSService._receive_messages no longer iterates self._get_websocket()",
+        "elevenlabs.LiveContextElevenLabsTTSService",
+    )
+    _expect(
+        "_cumulative_time" in receive,
+        "ElevenLabsTTSService._receive_messages no longer keeps the _cumulative_time word clock "
+        "(the drift the filter prevents may be gone: check, then drop the filter)",
+        "elevenlabs.LiveContextElevenLabsTTSService",
+    )
+    _expect(
+        re.search(r"self\._turn_context_id\s*(:[^=]*)?=", _source(TTSService)),
+        "TTSService has no _turn_context_id",
+        "elevenlabs.LiveContextElevenLabsTTSService._is_live",
+    )
+
+
+def test_elevenlabs_filter_drops_only_late_messages_of_contexts_no_longer_played() -> None:
+    import json as _json
+
+    from interview_pipeline.compat.elevenlabs import LiveContextElevenLabsTTSService
+
+    tts = LiveContextElevenLabsTTSService(
+        api_key="x", settings=LiveContextElevenLabsTTSService.Settings(voice="v")
+    )
+    tts._turn_context_id = "turn"
+    available = {"playing"}
+    tts.audio_context_available = lambda c: c in available  # type: ignore[method-assign]
+
+    def live(msg: dict[str, Any]) -> bool:
+        return tts._is_live(_json.dumps(msg))
+
+    assert live({"audio": "AA", "contextId": "playing"})
+    assert live({"audio": "AA", "contextId": "turn"})  # pipecat recreates the turn's context
+    assert not live({"audio": "AA", "contextId": "withdrawn"})
+    assert live({"isFinal": True, "contextId": "withdrawn"})  # finals are pipecat's to handle
+    assert live({"error": "quota"}) and tts._is_live(b"not json")

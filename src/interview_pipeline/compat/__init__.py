@@ -33,6 +33,11 @@ The uses, and the public hook that would remove each:
 - ``piper.piper_voice`` / ``piper.onnx_model_path``: ``PiperTTSService._voice`` and
   onnxruntime's ``InferenceSession._model_path``. Removed by session options (thread counts,
   arena) on ``PiperTTSService``.
+- ``elevenlabs.LiveContextElevenLabsTTSService``: overrides ``_get_websocket`` (what
+  ``ElevenLabsTTSService._receive_messages`` iterates) and reads ``_turn_context_id``, to drop
+  a withdrawn context's late messages, whose durations pipecat adds to its word clock
+  (``_cumulative_time``) and so times the next reply's words late. Removed by pipecat
+  ignoring alignment for contexts it no longer has.
 - ``llm.push_llm_text``: ``LLMService._push_llm_text``, the helper pipecat's LLM services call
   to push text through its turn-completion handling. Subclass API spelt private: a public
   ``push_llm_text`` would remove the need.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pipecat.services.elevenlabs.tts import ElevenLabsTTSService
 from pipecat.services.tts_service import TTSService
 
+from interview_pipeline.compat.elevenlabs import LiveContextElevenLabsTTSService
 from interview_pipeline.config import Settings
 from interview_pipeline.personas.schema import Persona
 
@@ -16,7 +17,7 @@ def build_elevenlabs_tts(settings: Settings, persona: Persona) -> TTSService:
     kwargs: dict[str, object] = {"stop_frame_timeout_s": settings.tts_timeout_s}
     if settings.elevenlabs_base_url:
         kwargs["url"] = settings.elevenlabs_base_url
-    return ElevenLabsTTSService(
+    return LiveContextElevenLabsTTSService(
         api_key=key,
         settings=ElevenLabsTTSService.Settings(
             voice=persona.voice.elevenlabs, model=settings.elevenlabs_model
